@@ -1,0 +1,12 @@
+"""shallowml: fast, robust, scikit-learn compatible Mahalanobis metric learning.
+
+Every estimator learns a linear map ``L`` (``components_``) and the metric
+``d(x, y) = ||L x - L y||``. Importing the package compiles nothing; numba
+kernels compile on first use.
+"""
+
+from .whitening import LDA, LFDA, RCA, Covariance
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["Covariance", "LDA", "LFDA", "RCA", "__version__"]

@@ -1,0 +1,58 @@
+"""L-BFGS-B wrapper returning a :class:`SolverResult`."""
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .result import SolverResult
+
+
+def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, maxcor=10):
+    """Minimise ``fun(x, *args) -> (loss, grad)`` with scipy's L-BFGS-B.
+
+    Parameters
+    ----------
+    fun : callable
+        Returns the loss and its gradient (same shape as ``x``).
+    x0 : ndarray
+        Starting point (flattened parameters).
+    args : tuple
+        Extra arguments for ``fun``.
+    max_iter : int
+        Iteration cap.
+    tol : float
+        Passed to scipy as ``gtol`` and ``ftol``-like tolerance.
+    callback : callable, default=None
+        Called as ``callback(x, n_iter)`` after each iteration.
+
+    Returns
+    -------
+    SolverResult
+    """
+    history = []
+    state = {"n_iter": 0}
+
+    def _callback(xk):
+        state["n_iter"] += 1
+        if callback is not None:
+            callback(xk, state["n_iter"])
+
+    def _fun(x, *a):
+        loss, grad = fun(x, *a)
+        if not np.isfinite(loss) or not np.all(np.isfinite(grad)):
+            raise FloatingPointError(
+                "The objective or its gradient became NaN or infinite; "
+                "rescale the data (e.g. StandardScaler) or change the initialisation."
+            )
+        history.append(float(loss))
+        return loss, grad
+
+    res = minimize(
+        _fun, np.asarray(x0, dtype=np.float64), args=args, jac=True, method="L-BFGS-B",
+        callback=_callback, options={"maxiter": max_iter, "gtol": tol, "ftol": tol * 1e-3, "maxcor": maxcor},
+    )
+    # status 1: iteration or evaluation cap reached; anything else is a stop on tolerance
+    converged = res.status != 1
+    return SolverResult(
+        x=res.x, fun=float(res.fun), n_iter=int(res.nit), converged=converged,
+        message=str(res.message), history=history,
+    )

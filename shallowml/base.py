@@ -1,0 +1,123 @@
+"""Shared Mahalanobis machinery: everything derived from the learned map ``L``.
+
+An estimator stores one learned state, ``components_`` (``L``, shape
+``(n_components, n_features)``). The metric is
+``d(x, y) = ||L x - L y||_2`` and ``M = L^T L`` is its Mahalanobis matrix.
+"""
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .utils._compat import validate_data
+from .utils.validation import check_pairs
+
+
+class MahalanobisDistance:
+    """Picklable callable ``d(u, v) = ||L u - L v||`` for one fixed ``L``.
+
+    Usable as ``KNeighborsClassifier(metric=MahalanobisDistance(L))`` or with
+    ``scipy.spatial.distance.cdist(X, Y, metric=...)``.
+
+    Parameters
+    ----------
+    components : ndarray of shape (n_components, n_features)
+        Copied, so later changes to the source array do not affect it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.base import MahalanobisDistance
+    >>> d = MahalanobisDistance(np.diag([2.0, 1.0]))
+    >>> float(d([1.0, 0.0], [0.0, 0.0]))
+    2.0
+    """
+
+    def __init__(self, components):
+        self.components = np.array(components, dtype=np.float64, copy=True)
+
+    def __call__(self, u, v):
+        diff = np.asarray(u, dtype=np.float64) - np.asarray(v, dtype=np.float64)
+        if diff.shape[-1] != self.components.shape[1]:
+            raise ValueError(
+                f"Expected vectors with {self.components.shape[1]} features, got {diff.shape[-1]}."
+            )
+        return float(np.sqrt(np.sum((self.components @ diff) ** 2)))
+
+    def __repr__(self):
+        return f"MahalanobisDistance(n_components={self.components.shape[0]}, n_features={self.components.shape[1]})"
+
+
+class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """Mixin for estimators that learn a linear map ``L`` (``components_``).
+
+    Provides ``transform``, ``get_mahalanobis_matrix``, ``get_metric``,
+    ``pair_distance``, ``pair_score``, ``get_feature_names_out`` and
+    ``set_output`` support. Subclasses set ``components_`` (and the usual
+    ``n_features_in_``) in ``fit``.
+    """
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def transform(self, X):
+        """Map ``X`` into the learned space, ``X @ L.T``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return X @ self.components_.T.astype(X.dtype, copy=False)
+
+    def get_mahalanobis_matrix(self):
+        """Return ``M = L^T L``, shape ``(n_features, n_features)``, symmetric PSD."""
+        check_is_fitted(self)
+        L = self.components_
+        M = L.T @ L
+        return 0.5 * (M + M.T)
+
+    def get_metric(self):
+        """Return a picklable callable ``d(u, v)`` for the learned distance.
+
+        The callable holds a copy of ``components_``: refitting the estimator
+        later does not change it. Use it as
+        ``KNeighborsClassifier(metric=est.get_metric())``; for speed prefer
+        ``make_pipeline(est, KNeighborsClassifier())``, which is equivalent.
+        """
+        check_is_fitted(self)
+        return MahalanobisDistance(self.components_)
+
+    def pair_distance(self, pairs):
+        """Learned distance of each pair.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features)
+
+        Returns
+        -------
+        distances : ndarray of shape (n_pairs,)
+        """
+        check_is_fitted(self)
+        pairs = check_pairs(pairs, n_features=self.components_.shape[1])
+        diff = (pairs[:, 0, :] - pairs[:, 1, :]) @ self.components_.T
+        return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+
+    def pair_score(self, pairs):
+        """Similarity score of each pair: the negative learned distance.
+
+        Higher means more similar, so it can feed ROC AUC directly.
+        """
+        return -self.pair_distance(pairs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

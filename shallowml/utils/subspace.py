@@ -1,0 +1,55 @@
+"""Work in the scaled principal subspace of the data.
+
+Whitening-type estimators compute scatter matrices on
+``Z = ((X - mean) / scale) @ P`` where ``P`` spans the directions with
+non-zero variance. This removes constant and duplicated features (so no
+singular solves, NaN or complex eigenvectors) and makes 1e150 or 1e-150
+scaled inputs as easy as unit-scaled ones. A map ``A`` learned on ``Z`` is
+``A @ P.T / scale`` on ``X``.
+"""
+
+import numpy as np
+
+from .linalg import principal_subspace
+
+
+class ScaledSubspace:
+    """Centring, scaling and principal basis of a training set.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    rtol : float, default=1e-10
+        Relative variance below which a direction is dropped.
+
+    Attributes
+    ----------
+    Z : ndarray of shape (n_samples, rank)
+        Coordinates of the scaled, centred data in the basis.
+    basis : ndarray of shape (n_features, rank)
+    scale : float
+    rank : int
+    """
+
+    def __init__(self, X, *, rtol=1e-10):
+        X = np.asarray(X, dtype=np.float64)
+        mean = X.mean(axis=0)
+        scale = float(np.abs(X - mean).max(initial=0.0))
+        if scale == 0.0 or not np.isfinite(scale):
+            raise ValueError(
+                "X has zero variance in every feature (all samples identical); "
+                "no metric can be learned."
+            )
+        Xs = (X - mean) / scale
+        _, self.basis, _ = principal_subspace(Xs, rtol=rtol)
+        self.scale = scale
+        self.Z = Xs @ self.basis
+        self.rank = self.basis.shape[1]
+
+    def to_features(self, A, n_rows=None):
+        """Map ``A`` (rows on the first ``A.shape[1]`` columns of ``Z``) to
+        components on ``X``, zero-padded to ``n_rows`` rows."""
+        L = (A @ self.basis[:, : A.shape[1]].T) / self.scale
+        if n_rows is not None and L.shape[0] < n_rows:
+            L = np.vstack([L, np.zeros((n_rows - L.shape[0], L.shape[1]))])
+        return L

@@ -1,0 +1,87 @@
+"""Input checks shared by estimators (data-dependent, run at the top of ``fit``)."""
+
+import numpy as np
+from sklearn.utils.validation import check_array
+
+
+def check_pairs(pairs, *, n_features=None, dtype=np.float64):
+    """Validate an array of pairs of shape ``(n_pairs, 2, n_features)``.
+
+    Parameters
+    ----------
+    pairs : array-like of shape (n_pairs, 2, n_features)
+    n_features : int, default=None
+        Expected number of features (checked when given).
+    dtype : dtype, default=np.float64
+
+    Returns
+    -------
+    pairs : ndarray of shape (n_pairs, 2, n_features), finite, C-contiguous.
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape, no pairs, NaN/inf, or a feature-count mismatch.
+    """
+    pairs = check_array(
+        pairs, dtype=dtype, ensure_2d=False, allow_nd=True, ensure_all_finite=True,
+        ensure_min_samples=1, input_name="pairs",
+    )
+    if pairs.ndim != 3 or pairs.shape[1] != 2:
+        raise ValueError(
+            "pairs must be a 3-D array of shape (n_pairs, 2, n_features), "
+            f"got shape {pairs.shape}."
+        )
+    if pairs.shape[2] == 0:
+        raise ValueError("pairs have 0 features; at least 1 is required.")
+    if n_features is not None and pairs.shape[2] != n_features:
+        raise ValueError(
+            f"pairs have {pairs.shape[2]} features, but the estimator was fitted "
+            f"with {n_features} features."
+        )
+    return np.ascontiguousarray(pairs)
+
+
+def check_pair_labels(y, n_pairs):
+    """Validate pair labels: a 1-D array of -1 / +1 of length ``n_pairs``.
+
+    Returns the labels as a float64 array. Raises ``ValueError`` otherwise.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n_pairs:
+        raise ValueError(
+            f"y must be a 1-D array with one label per pair ({n_pairs}), got shape {y.shape}."
+        )
+    values = set(np.unique(y).tolist())
+    if not values <= {-1, 1}:
+        raise ValueError(f"Pair labels must be -1 (dissimilar) or +1 (similar), got {sorted(values)}.")
+    return y.astype(np.float64)
+
+
+def check_class_sizes(y_codes, n_neighbors, *, estimator_name="estimator"):
+    """Check that classes are large enough for ``n_neighbors`` target neighbours.
+
+    Parameters
+    ----------
+    y_codes : ndarray of int, shape (n_samples,)
+        Class indices 0..n_classes-1.
+    n_neighbors : int
+
+    Returns
+    -------
+    counts : ndarray of shape (n_classes,)
+
+    Raises
+    ------
+    ValueError
+        If there is a single class, or every class has a single sample.
+    """
+    counts = np.bincount(y_codes)
+    if counts.size < 2:
+        raise ValueError(f"{estimator_name} needs samples of at least 2 classes; got 1 class.")
+    if counts.max() < 2:
+        raise ValueError(
+            f"{estimator_name} needs at least one class with 2 or more samples; "
+            "every class has a single sample."
+        )
+    return counts

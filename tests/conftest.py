@@ -1,0 +1,39 @@
+"""Shared fixtures: data folder lookup and one JIT warm-up per session."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def uci_folder():
+    """The UCI data folder: $SHALLOWML_DATA, else ../shared/uci beside the repo."""
+    env = os.environ.get("SHALLOWML_DATA")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve().parent.parent
+    candidates += [here.parent / "shared" / "uci", here / ".." / ".." / "shared" / "uci"]
+    for path in candidates:
+        if path.is_dir() and any(path.glob("*.csv.gz")):
+            return path.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def uci():
+    """Path to the UCI folder, or skip with a message saying how to provide it."""
+    path = uci_folder()
+    if path is None:
+        pytest.skip("UCI data folder not found: set SHALLOWML_DATA to the folder with *.csv.gz files")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_jit():
+    """Compile the shared kernels once so per-test timings and timeouts are steady."""
+    from shallowml._kernels.distances import pairwise_sq_distances
+    from shallowml._kernels.neighbors import same_class_neighbors
+
+    X = np.random.RandomState(0).rand(6, 2)
+    pairwise_sq_distances(X)
+    same_class_neighbors(X, np.array([0, 0, 0, 1, 1, 1]), 1)
