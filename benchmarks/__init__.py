@@ -1,0 +1,1 @@
+"""shallowml benchmarks: importable scripts, each with a ``main()``."""
