@@ -5,6 +5,10 @@ checked without editing this file. Pair learners (fitted on arrays of shape
 (n_pairs, 2, n_features)) cannot take the 2-D inputs the checks generate; they
 are checked through the ``_common_check_instance`` hook, which returns an
 equivalent estimator on samples (e.g. ``ITML_Supervised`` for ``ITML``).
+
+The only skips are scikit-learn's own array-API checks, which skip themselves
+unless ``SCIPY_ARRAY_API=1`` is set and ``array-api-strict`` is installed:
+shallowml computes with numpy/numba only and does not claim array-API support.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
