@@ -5,8 +5,11 @@ Every estimator learns a linear map ``L`` (``components_``) and the metric
 kernels compile on first use.
 """
 
+from .itml import ITML, ITML_Supervised
+from .nca import NCA
+from .siamese import LinearSiamese, LinearSiamese_Supervised
 from .whitening import LDA, LFDA, RCA, Covariance
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Covariance", "LDA", "LFDA", "RCA", "__version__"]
+__all__ = ["Covariance", "ITML", "ITML_Supervised", "LDA", "LFDA", "NCA", "LinearSiamese", "LinearSiamese_Supervised", "RCA", "__version__"]

@@ -20,14 +20,16 @@ from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import class_scatters
 from .utils.linalg import symmetric_inverse_sqrt
 from .utils.subspace import ScaledSubspace
+from .utils.validation import check_class_sizes
 
 
 def _encode_labels(y, estimator_name):
     check_classification_targets(y)
     classes, y_codes = np.unique(y, return_inverse=True)
-    if classes.size < 2:
-        raise ValueError(f"{estimator_name} needs samples of at least 2 classes; got 1 class.")
-    return classes, y_codes.astype(np.int64)
+    y_codes = y_codes.astype(np.int64)
+    # >= 2 classes, and some within-class scatter (not every class a singleton)
+    check_class_sizes(y_codes, 1, estimator_name=estimator_name)
+    return classes, y_codes
 
 
 def _check_n_components(n_components, upper, what):
@@ -276,8 +278,9 @@ class LFDA(MahalanobisMixin, BaseEstimator):
         reduced to ``n_c - 1`` inside smaller classes.
     embedding_type : {'weighted', 'orthonormalized', 'plain'}, default='weighted'
         'weighted' scales each direction by the square root of its eigenvalue,
-        'orthonormalized' returns orthonormal directions, 'plain' the raw
-        generalised eigenvectors.
+        'orthonormalized' returns orthonormal directions (the learned rows of
+        ``components_`` are orthonormal in feature space, so the metric is a
+        projection), 'plain' the raw generalised eigenvectors.
     reg : float, default=1e-6
         Ridge on the local within-class scatter, relative to its mean eigenvalue.
 
@@ -323,6 +326,8 @@ class LFDA(MahalanobisMixin, BaseEstimator):
             V = V * np.sqrt(vals)
         elif self.embedding_type == "orthonormalized":
             V, _ = np.linalg.qr(V)
+            # undo the 1 / scale of to_features: orthonormal rows in feature space
+            V = V * sub.scale
         self.components_ = sub.to_features(V.T, n_components)
         return self
 

@@ -38,6 +38,14 @@ def iter_sq_distance_blocks(X, Y=None, *, block_rows=1024):
     block_rows : int, default=1024
         Peak memory is ``block_rows * m`` float64 values.
 
+    Yields
+    ------
+    start : int
+        First row of ``X`` in the block.
+    D : ndarray of shape (stop - start, m)
+        A view into one buffer that the next block overwrites: use it (or
+        copy it) before advancing the iterator.
+
     Examples
     --------
     >>> import numpy as np
@@ -46,6 +54,8 @@ def iter_sq_distance_blocks(X, Y=None, *, block_rows=1024):
     >>> [(s, D.tolist()) for s, D in iter_sq_distance_blocks(X, block_rows=2)]
     [(0, [[0.0, 1.0, 9.0], [1.0, 0.0, 4.0]]), (2, [[9.0, 4.0, 0.0]])]
     """
+    if block_rows < 1:
+        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}.")
     X = np.ascontiguousarray(X, dtype=np.float64)
     Y = X if Y is None else np.ascontiguousarray(Y, dtype=np.float64)
     buf = np.empty((min(block_rows, max(X.shape[0], 1)), Y.shape[0]))

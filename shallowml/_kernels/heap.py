@@ -2,7 +2,9 @@
 
 The root holds the current worst of the k best; a candidate is rejected with a
 single comparison against it. Ties are broken by the smaller index so results
-match a stable argsort.
+match a stable argsort. Empty slots (index ``-1``, distance at the float64 max
+sentinel) rank after every real entry, so a candidate is kept even when its
+distance overflowed to ``inf`` (coordinates beyond ~1e154).
 """
 
 import numpy as np
@@ -12,7 +14,11 @@ from ._options import njit_inline, njit_serial
 
 @njit_inline
 def _worse(d1, i1, d2, i2):
-    """True when (d1, i1) ranks after (d2, i2)."""
+    """True when (d1, i1) ranks after (d2, i2); an empty slot (i1 < 0) ranks last."""
+    if i1 < 0:
+        return i2 >= 0
+    if i2 < 0:
+        return False
     return d1 > d2 or (d1 == d2 and i1 > i2)
 
 

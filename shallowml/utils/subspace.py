@@ -33,9 +33,15 @@ class ScaledSubspace:
 
     def __init__(self, X, *, rtol=1e-10):
         X = np.asarray(X, dtype=np.float64)
-        mean = X.mean(axis=0)
-        scale = float(np.abs(X - mean).max(initial=0.0))
-        if scale == 0.0 or not np.isfinite(scale):
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = X.mean(axis=0)
+            scale = float(np.abs(X - mean).max(initial=0.0))
+        if not np.isfinite(scale):
+            raise ValueError(
+                "X is too large: centring it overflows float64 (values near 1e308); "
+                "rescale X, e.g. with StandardScaler."
+            )
+        if scale == 0.0:
             raise ValueError(
                 "X has zero variance in every feature (all samples identical); "
                 "no metric can be learned."

@@ -1,0 +1,473 @@
+"""Benchmark suite: 3-NN test error of every shallowml metric on many datasets.
+
+Run from the repository root::
+
+    python -m benchmarks.suite                      # everything (bundled + UCI)
+    python -m benchmarks.suite --smoke              # a few small datasets, seconds
+    python -m benchmarks.suite --datasets iris wine --estimators LDA LFDA --seeds 10
+
+Protocol
+--------
+* Datasets: scikit-learn's bundled iris, wine, breast_cancer, digits and the
+  UCI copies in ``--data`` (default ``$SHALLOWML_DATA`` or ``../shared/uci``;
+  missing sets are skipped with a message, nothing is downloaded).
+* Splits: the official train/test split where UCI defines one (vowel,
+  segmentation, satimage, pendigits, optdigits; letter: the customary first
+  16000 / last 4000 rows), otherwise ``--seeds`` repeated stratified 70/30
+  splits (seeds ``0 .. seeds-1``).
+* A StandardScaler is fitted on the training part. Each metric is learned on
+  the training part, then a 3-NN classifier (the whole training part as
+  reference set) is evaluated on the test part. Mean and standard deviation of
+  the test error are taken over the splits (std 0 with one official split).
+* Columns: ``Euclidean`` (no metric learning), every public shallowml
+  estimator (discovered from ``shallowml.__all__``; pair learners through
+  their supervised counterpart ``_common_check_instance()``), scikit-learn's
+  ``NeighborhoodComponentsAnalysis`` and, when the reference interpreter of
+  :mod:`benchmarks._reference` is available, metric-learn's counterparts, all
+  in the same run and on the same splits.
+* Caps: iterative estimators (those with a ``max_iter`` parameter, and all
+  reference implementations except LFDA) learn the metric on a stratified
+  subsample of at most ``--max-train`` training points (the kNN reference set
+  stays the whole training part). When one fit of a method takes longer than
+  ``--time-limit`` seconds, its remaining splits on that dataset are skipped
+  (metric-learn fits are killed at that limit). Both are written into the
+  output so that no number is silently based on less data.
+* Timings: every in-process estimator is first fitted on a tiny problem, so
+  numba compilation is reported apart (``JIT warm-up``) and fit times are
+  steady-state wall-clock times on a shared machine: compare columns of the
+  same run as ratios, not across runs.
+
+Outputs (in ``--out``, default ``benchmarks/results``): ``results.md`` (markdown
+tables), ``results.csv`` (one row per dataset and method), ``runs.csv`` (one row
+per split), ``errors.png`` (error bars per dataset) and ``fit_time.png`` (fit
+time against the number of fitted samples).
+"""
+
+import argparse
+import csv
+import datetime
+import platform
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier, NeighborhoodComponentsAnalysis
+from sklearn.preprocessing import StandardScaler
+
+from . import datasets as ds
+
+BUNDLED = ("iris", "wine", "breast_cancer", "digits")
+UCI = (
+    "balance-scale", "ionosphere", "sonar", "glass", "vowel", "segmentation", "vehicle", "ecoli",
+    "yeast", "wdbc", "pendigits", "satimage", "letter", "optdigits", "waveform-21", "spambase",
+)
+ALL_DATASETS = BUNDLED + UCI
+SMOKE_DATASETS = ("iris", "wine", "glass")
+# datasets whose customary split is by row index (train = rows [:n], test = rows [n:])
+ROW_SPLITS = {"letter": 16000}
+N_NEIGHBORS = 3
+
+# shallowml estimator name -> (metric-learn class, parameters); random_state added per split
+METRIC_LEARN = {
+    "LMNN": ("LMNN", {"n_neighbors": 3}, True),
+    "NCA": ("NCA", {}, True),
+    "ITML_Supervised": ("ITML_Supervised", {}, True),
+    "LFDA": ("LFDA", {"k": 7}, False),
+}
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Method:
+    """One column of the table.
+
+    ``estimator`` is an unfitted scikit-learn style transformer (``None`` for
+    the Euclidean baseline and metric-learn, which runs out of process).
+    """
+
+    name: str
+    source: str
+    estimator: object = None
+    capped: bool = False
+    ml_name: str = None
+    ml_params: dict = field(default_factory=dict)
+    ml_random_state: bool = False
+
+    def fit_transformer(self, X, y, seed, time_limit):
+        """Learn the metric on (X, y); return ``(transform, fit_seconds, n_convergence_warnings)``."""
+        if self.source == "baseline":
+            return (lambda Z: Z), 0.0, 0
+        if self.source == "metric-learn":
+            from ._reference import fit_metric_learn
+
+            params = dict(self.ml_params)
+            if self.ml_random_state:
+                params["random_state"] = seed
+            res = fit_metric_learn(self.ml_name, params, X=X, y=y, timeout=time_limit)
+            L = res["components"]
+            return (lambda Z: Z @ L.T), res["fit_time"], 0
+        est = clone(self.estimator)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            t0 = time.perf_counter()
+            est.fit(X, y)
+            fit_time = time.perf_counter() - t0
+        n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+        return est.transform, fit_time, n_warn
+
+
+def shallowml_methods(names=None):
+    """One :class:`Method` per public shallowml estimator fitted on labelled samples."""
+    from shallowml.utils.discovery import all_estimators
+
+    out, seen = [], set()
+    for name, cls in all_estimators():
+        est = cls()
+        hook = getattr(est, "_common_check_instance", None)
+        est = hook() if hook is not None else est
+        col = type(est).__name__
+        if col in seen or (names and col not in names and name not in names):
+            continue
+        seen.add(col)
+        out.append(Method(col, "shallowml", est, capped="max_iter" in est.get_params()))
+    return out
+
+
+def reference_methods(shallow, which="auto", names=None):
+    """scikit-learn NCA and the metric-learn counterparts of the shallowml columns."""
+    out = []
+    if which in ("auto", "sklearn") and (not names or "sklearn-NCA" in names or "NCA" in names):
+        out.append(
+            Method("sklearn-NCA", "scikit-learn", NeighborhoodComponentsAnalysis(), capped=True)
+        )
+    if which == "auto":
+        from ._reference import reference_python
+
+        if reference_python() is None:
+            _log("metric-learn reference interpreter not found: no metric-learn columns")
+        else:
+            for m in shallow:
+                if m.name in METRIC_LEARN:
+                    ml_name, params, rs = METRIC_LEARN[m.name]
+                    out.append(
+                        Method(
+                            f"ml-{ml_name}", "metric-learn", capped=m.capped or ml_name != "LFDA",
+                            ml_name=ml_name, ml_params=params, ml_random_state=rs,
+                        )
+                    )
+    return out
+
+
+def iter_splits(name, X, y, X_test, y_test, seeds):
+    """Yield ``(split_label, X_train, y_train, X_test, y_test)``."""
+    if X_test is not None:
+        yield "official", X, y, X_test, y_test
+    elif name in ROW_SPLITS:
+        n = ROW_SPLITS[name]
+        yield "official", X[:n], y[:n], X[n:], y[n:]
+    else:
+        for seed in range(seeds):
+            Xtr, Xte, ytr, yte = train_test_split(
+                X, y, test_size=0.3, stratify=y, random_state=seed
+            )
+            yield f"seed{seed}", Xtr, ytr, Xte, yte
+
+
+def subsample(X, y, cap, seed):
+    """At most ``cap`` rows of (X, y), stratified when every class allows it."""
+    if cap is None or X.shape[0] <= cap:
+        return X, y
+    try:
+        X, _, y, _ = train_test_split(X, y, train_size=cap, stratify=y, random_state=seed)
+    except ValueError:
+        X, _, y, _ = train_test_split(X, y, train_size=cap, random_state=seed)
+    return X, y
+
+
+def knn_error(Z_train, y_train, Z_test, y_test, k=N_NEIGHBORS):
+    """Test error of a k-NN classifier on already transformed data."""
+    knn = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
+    return float(np.mean(knn.predict(Z_test) != y_test))
+
+
+def warm_up(methods):
+    """Fit each in-process estimator once on a tiny problem; return compile times."""
+    rng = np.random.RandomState(0)
+    Xw = rng.rand(60, 4)
+    yw = np.repeat([0, 1, 2], 20)
+    times = {}
+    for m in methods:
+        if m.estimator is None:
+            continue
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clone(m.estimator).fit(Xw, yw)
+        except Exception as exc:  # reported in the run itself
+            _log(f"warm-up of {m.name} failed: {exc!r}")
+        times[m.name] = time.perf_counter() - t0
+    return times
+
+
+def load_datasets(names, folder):
+    """Yield ``(name, X, y, X_test, y_test)``; print why a dataset is skipped."""
+    root = ds.data_folder(folder)
+    uci_missing_reported = False
+    for name in names:
+        if name not in ds.BUNDLED and root is None:
+            if not uci_missing_reported:
+                _log(f"UCI data folder not found (--data {folder!r}, $SHALLOWML_DATA): skipping UCI datasets")
+                uci_missing_reported = True
+            continue
+        try:
+            X, y, Xte, yte = ds.load(name, root)
+        except FileNotFoundError as exc:
+            _log(f"skipping {name}: {exc}")
+            continue
+        yield name, X, y, Xte, yte
+
+
+def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_limit=120.0):
+    """Run the protocol; return ``(runs, summary, info)``.
+
+    ``runs`` has one dict per (dataset, method, split), ``summary`` one per
+    (dataset, method), ``info`` per-dataset facts and notes.
+    """
+    runs, summary, info = [], [], {"datasets": {}, "notes": []}
+    start = time.perf_counter()
+    loaded = list(load_datasets(dataset_names, folder))
+    total = len(loaded) * len(methods)
+    step = 0
+    for name, X, y, Xte, yte in loaded:
+        splits = list(iter_splits(name, X, y, Xte, yte, seeds))
+        n_train = splits[0][1].shape[0]
+        info["datasets"][name] = {
+            "n_train": n_train, "n_test": splits[0][3].shape[0], "n_features": X.shape[1],
+            "n_classes": int(np.unique(y).size),
+            "split": "official" if splits[0][0] == "official" else f"{len(splits)} x stratified 70/30",
+        }
+        scaled = []
+        for label, Xtr, ytr, Xts, yts in splits:
+            sc = StandardScaler().fit(Xtr)
+            scaled.append((label, sc.transform(Xtr), ytr, sc.transform(Xts), yts))
+        for m in methods:
+            step += 1
+            errs, fits, n_fit, n_warn, status = [], [], None, 0, "ok"
+            for i, (label, Xtr, ytr, Xts, yts) in enumerate(scaled):
+                seed = i if label != "official" else 0
+                Xf, yf = subsample(Xtr, ytr, max_train if m.capped else None, seed)
+                n_fit = Xf.shape[0]
+                try:
+                    transform, fit_time, w = m.fit_transformer(Xf, yf, seed, time_limit)
+                    err = knn_error(transform(Xtr), ytr, transform(Xts), yts)
+                except Exception as exc:  # one failing method must not stop the suite
+                    kind = "timeout" if "Timeout" in type(exc).__name__ else "failed"
+                    status = f"{kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+                    break
+                errs.append(err)
+                fits.append(fit_time)
+                n_warn += w
+                runs.append({
+                    "dataset": name, "method": m.name, "source": m.source, "split": label,
+                    "n_fit": n_fit, "error": err, "fit_time": fit_time,
+                })
+                if fit_time > time_limit and i + 1 < len(scaled):
+                    status = f"time limit: {i + 1}/{len(scaled)} splits"
+                    break
+            row = {
+                "dataset": name, "method": m.name, "source": m.source,
+                "n_train": n_train, "n_fit": n_fit, "n_splits": len(errs),
+                "error_mean": float(np.mean(errs)) if errs else np.nan,
+                "error_std": float(np.std(errs)) if errs else np.nan,
+                "fit_time_mean": float(np.mean(fits)) if fits else np.nan,
+                "fit_time_std": float(np.std(fits)) if fits else np.nan,
+                "convergence_warnings": n_warn, "status": status,
+            }
+            summary.append(row)
+            msg = (
+                f"err {row['error_mean']:.3f} +- {row['error_std']:.3f}  fit {row['fit_time_mean']:7.2f} s"
+                if errs else "no result"
+            )
+            extra = "" if status == "ok" else f"  [{status}]"
+            _log(
+                f"[{step:3d}/{total}] {name:<14s} {m.name:<18s} {msg}  "
+                f"({len(errs)} split{'s' if len(errs) != 1 else ''}, n_fit={n_fit}, "
+                f"elapsed {time.perf_counter() - start:6.1f} s){extra}"
+            )
+    info["elapsed"] = time.perf_counter() - start
+    return runs, summary, info
+
+
+def _fmt(x, spec):
+    return "-" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
+
+
+def format_markdown(summary, info, *, warmup=None, settings=None):
+    """Markdown report: error table, fit-time table, time ratios, notes."""
+    datasets = list(dict.fromkeys(r["dataset"] for r in summary))
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    cell = {(r["dataset"], r["method"]): r for r in summary}
+    lines = []
+    if settings:
+        lines += [f"Settings: {settings}", ""]
+    lines += [
+        f"### {N_NEIGHBORS}-NN test error (mean +- std over splits; best per row in bold)", "",
+        "| dataset | n_train | d | split | " + " | ".join(methods) + " |",
+        "|---" * (len(methods) + 4) + "|",
+    ]
+    for d in datasets:
+        fi = info["datasets"][d]
+        means = [cell[(d, m)]["error_mean"] for m in methods if (d, m) in cell]
+        best = np.nanmin(means) if np.isfinite(means).any() else None
+        vals = []
+        for m in methods:
+            r = cell.get((d, m))
+            if r is None or not np.isfinite(r["error_mean"]):
+                vals.append("fail" if r is not None else "-")
+                continue
+            s = f"{r['error_mean']:.3f}"
+            if r["n_splits"] > 1:
+                s += f" +- {r['error_std']:.3f}"
+            if best is not None and r["error_mean"] <= best + 1e-12:
+                s = f"**{s}**"
+            if r["status"] != "ok" or r["n_fit"] < fi["n_train"]:
+                s += "*"
+            vals.append(s)
+        split = "official" if fi["split"] == "official" else "70/30"
+        lines.append(f"| {d} | {fi['n_train']} | {fi['n_features']} | {split} | " + " | ".join(vals) + " |")
+    lines += [
+        "", "`*`: metric learned on a subsample (n_fit < n_train) or fewer splits; see notes.", "",
+        "### Fit time, seconds (mean over splits; n_fit = samples used to learn the metric)", "",
+        "| dataset | " + " | ".join(m for m in methods if m != "Euclidean") + " |",
+        "|---" * len(methods) + "|",
+    ]
+    for d in datasets:
+        vals = []
+        for m in methods:
+            if m == "Euclidean":
+                continue
+            r = cell.get((d, m))
+            if r is None or not np.isfinite(r["fit_time_mean"]):
+                vals.append("-")
+            else:
+                vals.append(f"{r['fit_time_mean']:.3g}" + (f" (n={r['n_fit']})" if r["n_fit"] < info["datasets"][d]["n_train"] else ""))
+        lines.append(f"| {d} | " + " | ".join(vals) + " |")
+    pairs = _reference_pairs(methods)
+    if pairs:
+        lines += ["", "### Fit-time ratio reference / shallowml (same run, same data; > 1 means shallowml is faster)", ""]
+        lines += ["| dataset | " + " | ".join(f"{ref}/{ours}" for ref, ours in pairs) + " |", "|---" * (len(pairs) + 1) + "|"]
+        for d in datasets:
+            vals = []
+            for ref, ours in pairs:
+                a, b = cell.get((d, ref)), cell.get((d, ours))
+                ok = a and b and np.isfinite(a["fit_time_mean"]) and np.isfinite(b["fit_time_mean"]) and b["fit_time_mean"] > 0
+                vals.append(f"{a['fit_time_mean'] / b['fit_time_mean']:.1f}x" if ok and a["n_fit"] == b["n_fit"] else "-")
+            lines.append(f"| {d} | " + " | ".join(vals) + " |")
+    notes = [
+        f"{r['dataset']} / {r['method']}: {r['status']}" for r in summary if r["status"] != "ok"
+    ] + [
+        f"{r['dataset']} / {r['method']}: {r['convergence_warnings']} ConvergenceWarning(s)"
+        for r in summary if r["convergence_warnings"]
+    ]
+    lines += ["", "### Notes", ""]
+    lines += [f"- {n}" for n in notes] or ["- all methods ran on all splits without warnings"]
+    if warmup:
+        lines += ["", "JIT warm-up (first fit on a 60x4 problem, s): " + ", ".join(f"{k} {v:.2f}" for k, v in warmup.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _reference_pairs(methods):
+    pairs = []
+    for ours in methods:
+        for ref in methods:
+            if ref == f"ml-{METRIC_LEARN.get(ours, ('?',))[0]}" or (ref == "sklearn-NCA" and ours == "NCA"):
+                pairs.append((ref, ours))
+    return pairs
+
+
+def write_csv(path, rows):
+    if not rows:
+        return
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.suite", description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", default=None, help="UCI folder (default $SHALLOWML_DATA or ../shared/uci)")
+    parser.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                        help=f"subset of: {' '.join(ALL_DATASETS)}")
+    parser.add_argument("--estimators", nargs="+", default=None, metavar="NAME",
+                        help="shallowml estimator names (default: all public ones)")
+    parser.add_argument("--seeds", type=int, default=None, help="stratified 70/30 splits (default 5; smoke 2)")
+    parser.add_argument("--reference", choices=["auto", "sklearn", "none"], default=None,
+                        help="auto: scikit-learn NCA + metric-learn when available (default; smoke: sklearn)")
+    parser.add_argument("--max-train", type=int, default=2000,
+                        help="subsample cap for iterative estimators (default 2000; 0 = no cap)")
+    parser.add_argument("--time-limit", type=float, default=120.0,
+                        help="seconds per fit before remaining splits are skipped (default 120)")
+    parser.add_argument("--smoke", action="store_true", help=f"only {', '.join(SMOKE_DATASETS)}; 2 seeds")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    args = parser.parse_args(argv)
+
+    names = args.datasets or (SMOKE_DATASETS if args.smoke else ALL_DATASETS)
+    unknown = sorted(set(names) - set(ALL_DATASETS) - set(ds.UCI))
+    if unknown:
+        parser.error(f"unknown datasets: {unknown}")
+    seeds = args.seeds or (2 if args.smoke else 5)
+    reference = args.reference or ("sklearn" if args.smoke else "auto")
+    max_train = args.max_train or None
+
+    shallow = shallowml_methods(args.estimators)
+    methods = [Method("Euclidean", "baseline")] + shallow + reference_methods(shallow, reference, args.estimators)
+    _log(f"methods: {', '.join(m.name for m in methods)}")
+    warmup = warm_up(methods)
+    runs, summary, info = run(names, methods, folder=args.data, seeds=seeds,
+                              max_train=max_train, time_limit=args.time_limit)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    import shallowml
+    import sklearn
+
+    settings = (
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, shallowml {shallowml.__version__}, "
+        f"scikit-learn {sklearn.__version__}, python {platform.python_version()}; seeds={seeds}, "
+        f"max_train={max_train}, time_limit={args.time_limit:g} s, k={N_NEIGHBORS}; "
+        f"total {info['elapsed']:.0f} s"
+    )
+    md = format_markdown(summary, info, warmup=warmup, settings=settings)
+    (out / "results.md").write_text(md)
+    write_csv(out / "results.csv", summary)
+    write_csv(out / "runs.csv", runs)
+    if not args.no_plots and summary:
+        from .plots import plot_errors, plot_fit_times
+
+        plot_errors(summary, out / "errors.png")
+        plot_fit_times(summary, out / "fit_time.png")
+    print(md)
+    _log(f"wrote {out}/results.md, results.csv, runs.csv" + ("" if args.no_plots else ", errors.png, fit_time.png"))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""LMNN kernels: impostor search and the per-row loss / weighted-sum pass.
+
+Notation: ``Z = X @ L.T`` are the samples in the learned space, ``targets``
+(n, k) the fixed target neighbours (``-1`` pads rows with fewer), and an
+impostor list in CSR form (``indptr``, ``indices``) holds, for each row ``i``,
+the samples ``l`` of other classes to test in the hinge
+``[1 + ||z_i - z_j||^2 - ||z_i - z_l||^2]_+``.
+
+Every parallel kernel loops over rows with ``prange`` and writes only row
+``i`` of its outputs, so results do not depend on the thread count. Memory
+is O(n * k + number of impostor pairs); no n x n matrix is ever formed.
+"""
+
+import numba
+import numpy as np
+
+from ._options import njit_inline, njit_parallel, njit_serial
+from .distances import sq_dist
+from .heap import heap_push
+
+
+@njit_parallel
+def target_sq_dists(Z, targets):
+    """``||z_i - z_{targets[i, j]}||^2`` (0 where the target is the ``-1`` pad)."""
+    n, k = targets.shape
+    out = np.zeros((n, k))
+    for i in numba.prange(n):
+        for j in range(k):
+            t = targets[i, j]
+            if t >= 0:
+                out[i, j] = sq_dist(Z[i], Z[t])
+    return out
+
+
+@njit_inline
+def _is_impostor(G, r, i, l, Z, sqn, y_codes, radius):
+    """Exact ``||z_i - z_l||^2`` when ``l`` may be an impostor of ``i``, else -1.
+
+    ``G[r, l] = z_i . z_l`` comes from BLAS; the expansion
+    ``|z_i|^2 + |z_l|^2 - 2 z_i . z_l`` only filters (with a relative
+    safety margin far above its rounding error), the distance is then
+    recomputed exactly in difference form.
+    """
+    approx = sqn[i] + sqn[l] - 2.0 * G[r, l]
+    if approx >= radius[i] + 1e-9 * (sqn[i] + sqn[l]) + 1e-300:
+        return -1.0
+    d = sq_dist(Z[i], Z[l])
+    if d < radius[i]:
+        return d
+    return -1.0
+
+
+@njit_parallel
+def count_impostors_block(G, row0, Z, sqn, y_codes, radius):
+    """Impostor count of rows ``row0 .. row0 + G.shape[0]`` (``G = Z[rows] @ Z.T``).
+
+    An impostor of ``i`` is ``l`` with ``y_l != y_i`` and
+    ``||z_i - z_l||^2 < radius[i]``.
+    """
+    nb = G.shape[0]
+    n = Z.shape[0]
+    counts = np.zeros(nb, dtype=np.int64)
+    for r in numba.prange(nb):
+        i = row0 + r
+        if radius[i] <= 0.0:
+            continue
+        c = 0
+        yi = y_codes[i]
+        for l in range(n):
+            if y_codes[l] != yi and _is_impostor(G, r, i, l, Z, sqn, y_codes, radius) >= 0.0:
+                c += 1
+        counts[r] = c
+    return counts
+
+
+@njit_parallel
+def fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, counts):
+    """Fill the impostor lists of a block of rows (CSR offsets ``ptr``, rows sorted by index).
+
+    ``ptr[r + 1] - ptr[r]`` is the capacity of row ``r``; when it is below
+    ``counts[r]`` (budget exceeded) the row keeps its closest impostors
+    (ties by smaller index).
+    """
+    nb = G.shape[0]
+    n = Z.shape[0]
+    indices = np.empty(ptr[nb], dtype=np.int64)
+    dists = np.empty(ptr[nb])
+    for r in numba.prange(nb):
+        i = row0 + r
+        start = ptr[r]
+        cap = ptr[r + 1] - start
+        if cap == 0:
+            continue
+        yi = y_codes[i]
+        if cap >= counts[r]:
+            p = start
+            for l in range(n):
+                if y_codes[l] != yi:
+                    d = _is_impostor(G, r, i, l, Z, sqn, y_codes, radius)
+                    if d >= 0.0:
+                        indices[p] = l
+                        dists[p] = d
+                        p += 1
+        else:
+            hd = np.full(cap, np.finfo(np.float64).max)
+            hi = np.full(cap, -1, dtype=np.int64)
+            for l in range(n):
+                if y_codes[l] != yi:
+                    d = _is_impostor(G, r, i, l, Z, sqn, y_codes, radius)
+                    if d >= 0.0:
+                        heap_push(hd, hi, d, l)
+            order = np.argsort(hi)
+            for q in range(cap):
+                indices[start + q] = hi[order[q]]
+                dists[start + q] = hd[order[q]]
+    return indices, dists
+
+
+@njit_parallel
+def rows_contained(indptr_a, indices_a, indptr_b, indices_b):
+    """Per row, True when every index of list ``a`` also occurs in list ``b`` (both sorted)."""
+    n = indptr_a.shape[0] - 1
+    out = np.ones(n, dtype=np.bool_)
+    for i in numba.prange(n):
+        q = indptr_b[i]
+        q_end = indptr_b[i + 1]
+        for p in range(indptr_a[i], indptr_a[i + 1]):
+            v = indices_a[p]
+            while q < q_end and indices_b[q] < v:
+                q += 1
+            if q == q_end or indices_b[q] != v:
+                out[i] = False
+                break
+    return out
+
+
+@njit_parallel
+def lmnn_rows(X, Z, targets, indptr, indices, push_weight):
+    """Loss terms and pair weights of the classic LMNN objective, row by row.
+
+    For row ``i`` with targets ``j`` and candidate impostors ``l``::
+
+        loss_i = (1 - mu) sum_j d_ij + mu sum_{j, l} [1 + d_ij - d_il]_+
+
+    with ``d_ab = ||z_a - z_b||^2``. Locally the loss is
+    ``sum_{(i, b)} w_ib ||L (x_i - x_b)||^2 + const`` with
+    ``w_ij = (1 - mu) + mu * #{l active for j}`` and ``w_il = -mu * #{j active for l}``.
+
+    Returns
+    -------
+    loss_rows : (n,) per-row loss
+    active_rows : (n,) number of active triplets per row
+    w_targets : (n, k) weights of the target pairs
+    w_impostors : (nnz,) weights of the impostor pairs
+    WX : (n, d) rows ``sum_b w_ib x_b``
+    WZ : (n, c) rows ``sum_b w_ib z_b``
+    deg_out : (n,) rows ``sum_b w_ib``
+    """
+    n, k = targets.shape
+    d = X.shape[1]
+    c = Z.shape[1]
+    mu = push_weight
+    loss_rows = np.zeros(n)
+    active_rows = np.zeros(n, dtype=np.int64)
+    w_targets = np.zeros((n, k))
+    w_impostors = np.zeros(indices.shape[0])
+    WX = np.zeros((n, d))
+    WZ = np.zeros((n, c))
+    deg_out = np.zeros(n)
+    for i in numba.prange(n):
+        dt = np.zeros(k)
+        cnt = np.zeros(k, dtype=np.int64)
+        loss = 0.0
+        n_active = 0
+        for j in range(k):
+            t = targets[i, j]
+            if t >= 0:
+                dt[j] = sq_dist(Z[i], Z[t])
+                loss += (1.0 - mu) * dt[j]
+        for p in range(indptr[i], indptr[i + 1]):
+            l = indices[p]
+            dl = sq_dist(Z[i], Z[l])
+            m = 0
+            for j in range(k):
+                if targets[i, j] >= 0:
+                    h = 1.0 + dt[j] - dl
+                    if h > 0.0:
+                        loss += mu * h
+                        cnt[j] += 1
+                        m += 1
+            if m > 0:
+                w = -mu * m
+                w_impostors[p] = w
+                deg_out[i] += w
+                n_active += m
+                for f in range(d):
+                    WX[i, f] += w * X[l, f]
+                for f in range(c):
+                    WZ[i, f] += w * Z[l, f]
+        for j in range(k):
+            t = targets[i, j]
+            if t >= 0:
+                w = (1.0 - mu) + mu * cnt[j]
+                w_targets[i, j] = w
+                deg_out[i] += w
+                for f in range(d):
+                    WX[i, f] += w * X[t, f]
+                for f in range(c):
+                    WZ[i, f] += w * Z[t, f]
+        loss_rows[i] = loss
+        active_rows[i] = n_active
+    return loss_rows, active_rows, w_targets, w_impostors, WX, WZ, deg_out
+
+
+@njit_serial
+def column_sums(n, targets, w_targets, indices, w_impostors):
+    """``deg_in[b] = sum_i w_ib`` in a fixed (serial) order."""
+    deg_in = np.zeros(n)
+    nr, k = targets.shape
+    for i in range(nr):
+        for j in range(k):
+            t = targets[i, j]
+            if t >= 0:
+                deg_in[t] += w_targets[i, j]
+    for p in range(indices.shape[0]):
+        deg_in[indices[p]] += w_impostors[p]
+    return deg_in

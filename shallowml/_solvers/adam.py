@@ -1,0 +1,173 @@
+"""Mini-batch Adam (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015).
+
+The solver only sees ``fun(x, batch_indices) -> (loss, grad)``: what the
+indices select (pairs, samples) is the caller's business. Randomness comes
+from an explicit ``RandomState``; the optimiser state can be kept between
+calls (``partial_fit``).
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .result import SolverResult
+
+
+class DivergenceError(FloatingPointError, ValueError):
+    """The optimisation diverged (non-finite or exploding loss or parameters).
+
+    A subclass of both ``FloatingPointError`` and ``ValueError``; the message
+    suggests a smaller learning rate.
+    """
+
+
+@dataclass
+class AdamState:
+    """First and second moment estimates and the step counter of Adam."""
+
+    m: np.ndarray
+    v: np.ndarray
+    t: int = 0
+
+    @classmethod
+    def zeros_like(cls, x):
+        return cls(np.zeros_like(x, dtype=np.float64), np.zeros_like(x, dtype=np.float64), 0)
+
+
+def _diverged(learning_rate, epoch, what):
+    return DivergenceError(
+        f"Adam diverged at epoch {epoch}: {what}. The learning rate is too large for this "
+        f"problem; lower learning_rate (currently {learning_rate:g}), e.g. by a factor of 10."
+    )
+
+
+def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100,
+                  learning_rate=1e-2, beta1=0.9, beta2=0.999, epsilon=1e-8, tol=1e-4,
+                  n_iter_no_change=10, val_fun=None, state=None, divergence_factor=1e6,
+                  verbose=0, name="Adam"):
+    """Minimise an average loss over ``n_items`` with mini-batch Adam.
+
+    Each epoch visits the items in a fresh random order, in batches of
+    ``batch_size``. After every epoch the monitored loss is the validation
+    loss ``val_fun(x)`` when given (early stopping; the best parameters are
+    returned), else the mean training loss of the epoch. The run converges
+    when the monitored loss has not decreased by at least ``tol`` for
+    ``n_iter_no_change`` consecutive epochs.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, idx) -> (loss, grad)`` for the items ``idx`` (int array).
+    x0 : ndarray
+        Starting parameters (not modified).
+    n_items : int
+        Number of items to sample batches from (> 0).
+    random_state : numpy.random.RandomState
+        Source of the epoch permutations.
+    batch_size : int, default=64
+    max_iter : int, default=100
+        Maximum number of epochs.
+    learning_rate, beta1, beta2, epsilon : float
+        Adam's step size and moment parameters.
+    tol : float, default=1e-4
+        Minimum absolute decrease of the monitored loss that counts as an
+        improvement.
+    n_iter_no_change : int, default=10
+        Patience, in epochs.
+    val_fun : callable, default=None
+        ``val_fun(x) -> loss`` on held-out data (early stopping).
+    state : AdamState, default=None
+        Moment estimates to continue from (updated in place); fresh if None.
+    divergence_factor : float, default=1e6
+        A batch loss above ``divergence_factor * max(first_loss, 1)`` counts
+        as divergence (losses here are on unit-free, rescaled data).
+    verbose : int, default=0
+        Print epoch, loss and elapsed time when > 0.
+    name : str
+        Prefix of the verbose lines.
+
+    Returns
+    -------
+    SolverResult
+        ``n_iter`` is the number of epochs; ``history`` the monitored loss
+        per epoch.
+
+    Raises
+    ------
+    DivergenceError
+        When a loss, gradient or parameter becomes non-finite or the loss
+        explodes. Nothing is returned, so callers never store NaN parameters.
+    """
+    x = np.array(x0, dtype=np.float64, copy=True)
+    if state is None:
+        state = AdamState.zeros_like(x)
+    rng = random_state
+    batch_size = max(1, min(int(batch_size), int(n_items)))
+    history = []
+    best, best_x, stall = np.inf, x.copy(), 0
+    reference = None
+    converged = False
+    message = f"reached max_iter={max_iter} epochs"
+    start_time = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, max_iter + 1):
+        order = rng.permutation(n_items)
+        total = 0.0
+        for start in range(0, n_items, batch_size):
+            idx = order[start : start + batch_size]
+            loss, grad = fun(x, idx)
+            if not np.isfinite(loss) or not np.all(np.isfinite(grad)):
+                raise _diverged(learning_rate, epoch, "the loss or its gradient is NaN or infinite")
+            if reference is None:
+                reference = max(abs(loss), 1.0)
+            elif loss > divergence_factor * reference:
+                raise _diverged(
+                    learning_rate, epoch, f"the loss exploded to {loss:.3g} (first batch: {reference:.3g})"
+                )
+            total += loss * idx.size
+            state.t += 1
+            state.m *= beta1
+            state.m += (1.0 - beta1) * grad
+            state.v *= beta2
+            state.v += (1.0 - beta2) * grad * grad
+            m_hat = state.m / (1.0 - beta1**state.t)
+            v_hat = state.v / (1.0 - beta2**state.t)
+            x -= learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+            if not np.all(np.isfinite(x)):
+                raise _diverged(learning_rate, epoch, "the parameters became NaN or infinite")
+        train_loss = total / n_items
+        monitored = train_loss
+        val_loss = None
+        if val_fun is not None:
+            val_loss = float(val_fun(x))
+            if not np.isfinite(val_loss):
+                raise _diverged(learning_rate, epoch, "the validation loss is NaN or infinite")
+            monitored = val_loss
+        history.append(monitored)
+        if verbose:
+            extra = "" if val_loss is None else f", validation loss {val_loss:.6g}"
+            print(
+                f"[{name}] epoch {epoch}, loss {train_loss:.6g}{extra}, "
+                f"time {time.perf_counter() - start_time:.2f}s"
+            )
+        if monitored < best - tol:
+            stall = 0
+        else:
+            stall += 1
+        if monitored < best:
+            best = monitored
+            if val_fun is not None:
+                best_x = x.copy()
+        if stall >= n_iter_no_change:
+            converged = True
+            message = (
+                f"monitored loss did not improve by tol={tol:g} for {n_iter_no_change} epochs"
+            )
+            break
+    if val_fun is not None:
+        x = best_x
+    return SolverResult(
+        x=x, fun=float(best if val_fun is not None else history[-1] if history else np.nan),
+        n_iter=epoch, converged=converged, message=message, history=history,
+    )

@@ -1,0 +1,351 @@
+"""Weak supervision from labels: similar/dissimilar pairs, chunklets, triplets.
+
+Every sampler takes an explicit ``random_state`` and is deterministic given
+it. Memory is ``O(n_samples + n_requested)``, never ``O(n_samples^2)``: pairs
+are drawn as distinct integers in ``[0, n_available_pairs)`` and decoded into
+sample indices through per-sample cumulative counts.
+
+Pairs are unordered and returned with the smaller index first
+(``pairs[:, 0] < pairs[:, 1]``).
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "chunks_from_labels",
+    "count_pairs",
+    "knn_triplets",
+    "pairs_from_indices",
+    "positive_negative_pairs",
+]
+
+
+def _labelled(y, unlabeled):
+    """Indices of labelled samples sorted by class, class starts, class sizes."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}.")
+    if unlabeled is None:
+        mask = np.ones(y.shape[0], dtype=bool)
+    else:
+        mask = y != unlabeled
+        if y.dtype.kind == "f" and isinstance(unlabeled, numbers.Real) and np.isnan(unlabeled):
+            mask = ~np.isnan(y)
+    idx = np.flatnonzero(mask)
+    if idx.size and y.dtype.kind == "f" and np.isnan(y[idx]).any():
+        raise ValueError("y contains NaN; pass unlabeled=np.nan to treat NaN as 'no label'.")
+    _, codes = np.unique(y[idx], return_inverse=True)
+    codes = codes.astype(np.int64).ravel()
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes) if codes.size else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    return idx[order], codes[order], starts, counts.astype(np.int64)
+
+
+def _partners(codes_sorted, starts, positive):
+    """Number of partners ``j > p`` (sorted positions) of each sorted position ``p``."""
+    p = np.arange(codes_sorted.size, dtype=np.int64)
+    end = starts[codes_sorted + 1]
+    if positive:
+        return end - p - 1, p + 1
+    return codes_sorted.size - end, end
+
+
+def count_pairs(y, *, unlabeled=None):
+    """Number of distinct unordered similar and dissimilar pairs in ``y``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels.
+    unlabeled : scalar, default=None
+        Label value meaning "no label"; such samples are ignored.
+
+    Returns
+    -------
+    n_positive, n_negative : int
+
+    Examples
+    --------
+    >>> from shallowml.constraints import count_pairs
+    >>> count_pairs([0, 0, 0, 1, 1])
+    (4, 6)
+    """
+    _, _, _, counts = _labelled(y, unlabeled)
+    n = int(counts.sum())
+    same = int(np.sum(counts * (counts - 1) // 2))
+    return same, n * (n - 1) // 2 - same
+
+
+def _sample_distinct(total, m, rng):
+    """``m`` distinct integers drawn uniformly from ``[0, total)`` in random order."""
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    if 2 * m >= total:
+        return rng.permutation(total)[:m].astype(np.int64)
+    out = np.zeros(0, dtype=np.int64)
+    while out.size < m:
+        draw = rng.randint(0, total, size=m - out.size + 16, dtype=np.int64)
+        out = np.concatenate((out, draw))
+        _, first = np.unique(out, return_index=True)
+        out = out[np.sort(first)]
+    return out[:m]
+
+
+def _decode(flat, codes_sorted, starts, positive):
+    """Map flat pair numbers to (sorted position p, sorted position q), p < q."""
+    n_part, first = _partners(codes_sorted, starts, positive)
+    cum = np.concatenate(([0], np.cumsum(n_part)))
+    p = np.searchsorted(cum, flat, side="right") - 1
+    q = first[p] + (flat - cum[p])
+    return p, q
+
+
+def _sample_pairs(total, m, codes_sorted, starts, idx_sorted, positive, rng):
+    flat = _sample_distinct(total, m, rng)
+    p, q = _decode(flat, codes_sorted, starts, positive)
+    a, b = idx_sorted[p], idx_sorted[q]
+    return np.stack((np.minimum(a, b), np.maximum(a, b)), axis=1).astype(np.int64)
+
+
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def positive_negative_pairs(y, n_pos, n_neg=None, *, random_state, unlabeled=None):
+    """Sample similar (same label) and dissimilar (different label) pairs.
+
+    Pairs are drawn uniformly without replacement from all distinct unordered
+    pairs of labelled samples, so no pair appears twice and ``i != j``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels (any hashable, sortable values).
+    n_pos : int
+        Number of similar pairs.
+    n_neg : int, default=None
+        Number of dissimilar pairs; default ``n_pos``.
+    random_state : int, RandomState instance or None
+        Keyword-only and required, so that sampling is always explicit.
+    unlabeled : scalar, default=None
+        Label value meaning "no label" (partial labels, e.g. ``-1``); those
+        samples are never sampled. ``np.nan`` is accepted for float labels.
+
+    Returns
+    -------
+    pos_pairs : ndarray of int64, shape (n_pos, 2)
+        Sample indices of similar pairs, smaller index first.
+    neg_pairs : ndarray of int64, shape (n_neg, 2)
+        Sample indices of dissimilar pairs, smaller index first.
+
+    Raises
+    ------
+    ValueError
+        If fewer distinct similar (dissimilar) pairs exist than requested, e.g.
+        when no class has 2 samples or only one class is labelled.
+
+    See Also
+    --------
+    count_pairs : how many distinct pairs are available.
+    pairs_from_indices : turn the indices into an ``(m, 2, n_features)`` array.
+
+    Examples
+    --------
+    >>> from shallowml.constraints import positive_negative_pairs
+    >>> pos, neg = positive_negative_pairs([0, 0, 1, 1, -1], 2, 3, random_state=0, unlabeled=-1)
+    >>> pos.shape, neg.shape
+    ((2, 2), (3, 2))
+    >>> sorted(map(tuple, pos.tolist()))
+    [(0, 1), (2, 3)]
+    """
+    n_pos = _check_count(n_pos, "n_pos")
+    n_neg = n_pos if n_neg is None else _check_count(n_neg, "n_neg")
+    rng = check_random_state(random_state)
+    idx_sorted, codes_sorted, starts, counts = _labelled(y, unlabeled)
+    n = int(counts.sum())
+    avail_pos = int(np.sum(counts * (counts - 1) // 2))
+    avail_neg = n * (n - 1) // 2 - avail_pos
+    if n_pos > avail_pos:
+        raise ValueError(
+            f"Cannot sample {n_pos} distinct similar pairs: only {avail_pos} exist "
+            f"({n} labelled samples in {counts.size} classes, largest class has "
+            f"{int(counts.max(initial=0))} samples). Request fewer pairs or add labelled samples."
+        )
+    if n_neg > avail_neg:
+        raise ValueError(
+            f"Cannot sample {n_neg} distinct dissimilar pairs: only {avail_neg} exist "
+            f"({n} labelled samples in {counts.size} classes). Request fewer pairs or label "
+            "samples of at least 2 classes."
+        )
+    pos = _sample_pairs(avail_pos, n_pos, codes_sorted, starts, idx_sorted, True, rng)
+    neg = _sample_pairs(avail_neg, n_neg, codes_sorted, starts, idx_sorted, False, rng)
+    return pos, neg
+
+
+def pairs_from_indices(X, pos, neg):
+    """Build a pairs array and its labels from index pairs.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    pos : array-like of int, shape (n_pos, 2)
+        Indices of similar pairs.
+    neg : array-like of int, shape (n_neg, 2)
+        Indices of dissimilar pairs.
+
+    Returns
+    -------
+    pairs : ndarray of shape (n_pos + n_neg, 2, n_features)
+        Similar pairs first, then dissimilar ones.
+    y : ndarray of int64, shape (n_pos + n_neg,)
+        +1 for similar, -1 for dissimilar pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.constraints import pairs_from_indices
+    >>> pairs, y = pairs_from_indices(np.eye(3), [[0, 1]], [[1, 2]])
+    >>> pairs.shape, y.tolist()
+    ((2, 2, 3), [1, -1])
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {X.shape}.")
+    parts = []
+    for name, ind in (("pos", pos), ("neg", neg)):
+        ind = np.asarray(ind, dtype=np.int64).reshape(-1, 2) if np.size(ind) else np.zeros((0, 2), np.int64)
+        if ind.size and (ind.min() < -X.shape[0] or ind.max() >= X.shape[0]):
+            raise ValueError(f"{name} holds indices outside [0, {X.shape[0]}).")
+        parts.append(ind)
+    ind = np.concatenate(parts)
+    y = np.concatenate((np.ones(parts[0].shape[0], np.int64), -np.ones(parts[1].shape[0], np.int64)))
+    return X[ind], y
+
+
+def chunks_from_labels(y, n_chunks, chunk_size, *, random_state, unlabeled=None):
+    """Sample disjoint chunklets (groups of same-label samples) for RCA.
+
+    Each chunk holds ``chunk_size`` distinct samples of one class; chunks never
+    share samples. Classes host chunks in proportion to their size (each of the
+    ``n_c // chunk_size`` possible chunk slots of every class is equally likely).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+    n_chunks : int
+    chunk_size : int, >= 1
+    random_state : int, RandomState instance or None
+    unlabeled : scalar, default=None
+        Label value meaning "no label"; such samples are never in a chunk.
+
+    Returns
+    -------
+    chunks : ndarray of int64, shape (n_samples,)
+        Chunk id in ``0..n_chunks-1`` for chunked samples, ``-1`` otherwise.
+        Usable directly as ``y`` of :class:`~shallowml.RCA`.
+
+    Raises
+    ------
+    ValueError
+        If the classes cannot host ``n_chunks`` disjoint chunks.
+
+    Examples
+    --------
+    >>> from shallowml.constraints import chunks_from_labels
+    >>> chunks_from_labels([0, 0, 1, 1, 1], 2, 2, random_state=0).tolist().count(-1)
+    1
+    """
+    n_chunks = _check_count(n_chunks, "n_chunks")
+    chunk_size = _check_count(chunk_size, "chunk_size")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1.")
+    rng = check_random_state(random_state)
+    n_samples = np.shape(y)[0]
+    idx_sorted, _, starts, counts = _labelled(y, unlabeled)
+    slots = counts // chunk_size
+    if n_chunks > slots.sum():
+        raise ValueError(
+            f"Cannot form {n_chunks} disjoint chunks of {chunk_size} samples: the labelled "
+            f"classes can host only {int(slots.sum())}. Use fewer or smaller chunks."
+        )
+    slot_class = np.repeat(np.arange(counts.size), slots)
+    chosen = slot_class[_sample_distinct(slot_class.size, n_chunks, rng)]
+    per_class = np.bincount(chosen, minlength=counts.size)
+    chunks = np.full(n_samples, -1, dtype=np.int64)
+    next_id = 0
+    for c in np.flatnonzero(per_class):
+        members = idx_sorted[starts[c]:starts[c + 1]]
+        picked = members[rng.permutation(members.size)[: per_class[c] * chunk_size]]
+        ids = next_id + np.repeat(np.arange(per_class[c]), chunk_size)
+        chunks[picked] = ids
+        next_id += per_class[c]
+    return chunks
+
+
+def knn_triplets(X, y, k, *, random_state=None):
+    """Triplets ``(anchor, neighbour, impostor)`` from same-class nearest neighbours.
+
+    Every sample is an anchor for each of its ``k`` nearest same-class
+    neighbours (Euclidean); the third index is a sample of another class drawn
+    uniformly at random. Classes with fewer than ``k + 1`` samples contribute
+    fewer triplets; singleton classes none.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    k : int, >= 1
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    triplets : ndarray of int64, shape (n_triplets, 3)
+        Rows ordered by anchor, then by neighbour distance.
+
+    Raises
+    ------
+    ValueError
+        If there is a single class or no class has 2 samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.constraints import knn_triplets
+    >>> X = np.array([[0.0], [1.0], [5.0], [6.0]])
+    >>> knn_triplets(X, [0, 0, 1, 1], 1, random_state=0)[:, :2].tolist()
+    [[0, 1], [1, 0], [2, 3], [3, 2]]
+    """
+    from ._kernels.neighbors import same_class_neighbors
+
+    k = _check_count(k, "k")
+    if k < 1:
+        raise ValueError("k must be at least 1.")
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"Expected X of shape (n, d) and y of shape (n,), got {X.shape} and {y.shape}.")
+    rng = check_random_state(random_state)
+    _, codes = np.unique(y, return_inverse=True)
+    codes = codes.astype(np.int64).ravel()
+    counts = np.bincount(codes)
+    if counts.size < 2:
+        raise ValueError("knn_triplets needs samples of at least 2 classes; got 1 class.")
+    if counts.max() < 2:
+        raise ValueError("knn_triplets needs a class with at least 2 samples; every class is a singleton.")
+    ind, _ = same_class_neighbors(X, codes, k)
+    anchor, col = np.nonzero(ind >= 0)
+    neighbour = ind[anchor, col]
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    c = codes[anchor]
+    n_other = X.shape[0] - counts[c]
+    r = np.floor(rng.random_sample(anchor.size) * n_other).astype(np.int64)
+    r = np.minimum(r, n_other - 1)
+    pos = np.where(r < starts[c], r, r + counts[c])
+    return np.stack((anchor, neighbour, order[pos]), axis=1).astype(np.int64)

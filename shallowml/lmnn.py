@@ -1,0 +1,312 @@
+"""Large Margin Nearest Neighbour (LMNN) metric learning.
+
+Weinberger, K. Q. and Saul, L. K. (2009). Distance Metric Learning for Large
+Margin Nearest Neighbor Classification. JMLR 10, 207-244.
+"""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._kernels.lmnn import rows_contained
+from ._kernels.neighbors import same_class_neighbors
+from ._losses.lmnn import find_impostors, lmnn_evaluate, margin_radius
+from ._solvers.lbfgs import minimize_lbfgs
+from ._solvers.result import SolverResult
+from .base import MahalanobisMixin
+from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
+from .utils.validation import check_class_sizes
+
+# Candidate impostors are searched within this factor times the squared margin
+# radius, so that the list stays complete while L moves during one round.
+_CANDIDATE_SLACK = 2.0
+_MAX_ROUNDS = 50
+
+
+class LMNN(MahalanobisMixin, BaseEstimator):
+    """Large Margin Nearest Neighbour metric learning (Weinberger & Saul, 2009).
+
+    Learns ``L`` so that each sample's ``n_neighbors`` *target neighbours*
+    (nearest same-class samples in the input space, fixed) are close, and
+    samples of other classes (*impostors*) stay at least a unit margin
+    farther away. The objective, minimised over ``L`` with L-BFGS, is the
+    classic one with ``mu = push_weight`` and ``d_ab = ||L (x_a - x_b)||^2``::
+
+        (1 - mu) sum_{i, j ~> i} d_ij + mu sum_{i, j ~> i, l: y_l != y_i} [1 + d_ij - d_il]_+
+
+    It is convex in ``M = L^T L`` (an SDP); for ``n_components = n_features``
+    the L-BFGS solution reaches the SDP optimum on small problems (see the
+    tests). Impostors are handled with an *active set*: each round searches
+    all pairs ``(i, l)`` of different classes within twice the squared
+    margin radius ``max_j d_ij + 1`` (blocked numba search, memory
+    O(n * k + number of pairs)), then L-BFGS minimises the objective with
+    the push sum over that list, hinges evaluated exactly. After each round
+    the exact impostor set at the new ``L`` is computed; fitting stops when
+    it is contained in the list used (then the objective optimised equals
+    the true objective near the solution) and L-BFGS converged.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=3
+        Target neighbours per sample. A class with ``n_c <= n_neighbors``
+        samples uses ``n_c - 1`` target neighbours (with a warning); a
+        single-sample class has none but still acts as impostor. A sample is
+        never its own target neighbour.
+    n_components : int, default=None
+        Output dimension; default ``n_features``.
+    init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray of shape \
+            (n_components, n_features), default='auto'
+        Initial ``L`` (see :func:`shallowml.utils.init.initial_components`):
+        'auto' is 'lda' when ``n_components <= n_classes - 1``, else 'pca'
+        when ``n_components < n_features``, else 'identity'.
+    push_weight : float, default=0.5
+        ``mu`` in [0, 1], the weight of the impostor (push) term; the pull
+        term gets ``1 - mu``.
+    max_iter : int, default=200
+        Maximum total number of L-BFGS iterations (over all rounds).
+    tol : float, default=1e-5
+        L-BFGS tolerance on the projected gradient of the objective divided
+        by ``n_samples`` (relative decrease tolerance ``tol * 1e-3``).
+    max_impostors : int, default=10_000_000
+        Budget on the number of stored impostor pairs (about 40 bytes each).
+        When a search finds more, each row keeps its closest impostors (a
+        quota proportional to its count), a warning is issued, and the fit
+        stops after the first converged round (the objective is then an
+        approximation that ignores the farthest impostors).
+    warm_start : bool, default=False
+        Start from the previous ``components_`` when its shape fits.
+    callback : callable, default=None
+        Called as ``callback(components, n_iter)`` after every L-BFGS
+        iteration, with ``components`` the current ``L`` (a copy).
+    verbose : int, default=0
+        When positive, print a table per iteration: iteration, objective,
+        active triplets, step length ``||L_t - L_{t-1}||_F`` and elapsed time.
+    random_state : int, RandomState instance or None, default=None
+        Used by ``init='random'`` and ``init='pca'``. Results are
+        deterministic for a fixed value, whatever the number of threads.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The learned map ``L``.
+    classes_ : ndarray of shape (n_classes,)
+    n_iter_ : int
+        Total L-BFGS iterations.
+    objective_ : float
+        Final objective (classic, unnormalised).
+    n_active_triplets_ : int
+        Triplets with a positive hinge at the solution.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when X has string feature names.
+
+    See Also
+    --------
+    LFDA : closed-form local Fisher discriminant analysis.
+
+    Notes
+    -----
+    The gradient ``2 L X^T C X`` is accumulated from pair weights (a sparse
+    Laplacian ``C``), not from per-triplet outer products.
+
+    References
+    ----------
+    .. [1] K. Q. Weinberger and L. K. Saul. Distance Metric Learning for Large
+       Margin Nearest Neighbor Classification. JMLR 10:207-244, 2009.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from shallowml import LMNN
+    >>> X, y = load_iris(return_X_y=True)
+    >>> pipe = make_pipeline(LMNN(n_neighbors=3, random_state=0), KNeighborsClassifier(3))
+    >>> pipe.fit(X, y).score(X, y) > 0.95
+    True
+    """
+
+    _parameter_constraints = {
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "init": [StrOptions(set(INIT_OPTIONS)), np.ndarray],
+        "push_weight": [Interval(numbers.Real, 0, 1, closed="both")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_impostors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "callback": [callable, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_neighbors=3,
+        *,
+        n_components=None,
+        init="auto",
+        push_weight=0.5,
+        max_iter=200,
+        tol=1e-5,
+        max_impostors=10_000_000,
+        warm_start=False,
+        callback=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.init = init
+        self.push_weight = push_weight
+        self.max_iter = max_iter
+        self.tol = tol
+        self.max_impostors = max_impostors
+        self.warm_start = warm_start
+        self.callback = callback
+        self.verbose = verbose
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn ``L`` from samples ``X`` and class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : LMNN
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        self.classes_, y_codes = np.unique(y, return_inverse=True)
+        y_codes = y_codes.astype(np.int64)
+        name = type(self).__name__
+        counts = check_class_sizes(y_codes, self.n_neighbors, estimator_name=name)
+        small = self.classes_[counts <= self.n_neighbors]
+        if small.size:
+            warnings.warn(
+                f"{name}: {small.size} class(es) have at most n_neighbors={self.n_neighbors} "
+                f"samples (e.g. {small[0]!r}); their samples use n_c - 1 target neighbours "
+                "(none for single-sample classes).",
+                UserWarning,
+                stacklevel=2,
+            )
+        n_features = X.shape[1]
+        n_components = resolve_n_components(self.n_components, n_features)
+        random_state = check_random_state(self.random_state)
+        prev = getattr(self, "components_", None)
+        if self.warm_start and prev is not None and prev.shape == (n_components, n_features):
+            L = prev.copy()
+        else:
+            L = initial_components(self.init, X, y_codes, n_components, random_state=random_state)
+        targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors)
+
+        result = self._solve(X, y_codes, targets, L, n_components)
+        self.components_ = result.x.reshape(n_components, n_features)
+        self.n_iter_ = result.n_iter
+        self.objective_ = result.fun
+        result.warn_if_not_converged(name)
+        return self
+
+    def _solve(self, X, y_codes, targets, L, n_components):
+        """Active-set rounds of L-BFGS; returns a SolverResult with the classic objective."""
+        n = X.shape[0]
+        mu = float(self.push_weight)
+        budget = int(self.max_impostors)
+        t0 = time.perf_counter()
+        state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0}
+        history = []
+
+        if self.verbose:
+            print(f"[{type(self).__name__}] {'iter':>6} {'objective':>14} {'active':>10} "
+                  f"{'step':>10} {'time(s)':>8}")
+
+        def search(L):
+            Z = X @ L.T
+            radius = margin_radius(Z, targets)
+            indptr, indices, dists, truncated = find_impostors(
+                Z, y_codes, _CANDIDATE_SLACK * radius, max_pairs=budget
+            )
+            return radius, indptr, indices, dists, truncated
+
+        def exact_subset(radius, indptr, indices, dists):
+            rows = np.repeat(np.arange(n), np.diff(indptr))
+            keep = dists < radius[rows]
+            sub_ptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows[keep], minlength=n), out=sub_ptr[1:])
+            return sub_ptr, indices[keep]
+
+        def make_fun(indptr, indices):
+            def fun(x):
+                loss, grad, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
+                state["x"], state["loss"], state["active"] = x.copy(), loss, active
+                return loss / n, grad / n
+
+            return fun
+
+        def on_iter(x, it_round):
+            state["iter"] += 1
+            if self.verbose:
+                step = float(np.linalg.norm(x - state["prev"]))
+                loss = state["loss"] if np.array_equal(x, state["x"]) else float("nan")
+                print(f"[{type(self).__name__}] {state['iter']:>6d} {loss:>14.6g} "
+                      f"{state['active']:>10d} {step:>10.3g} {time.perf_counter() - t0:>8.2f}")
+            state["prev"] = x.copy()
+            if self.callback is not None:
+                self.callback(x.reshape(n_components, -1).copy(), state["iter"])
+
+        x = L.ravel().copy()
+        radius, indptr, indices, dists, truncated = search(L)
+        warned = False
+        converged = False
+        message = "maximum number of rounds reached"
+        for _ in range(_MAX_ROUNDS):
+            if truncated and not warned:
+                warnings.warn(
+                    f"{type(self).__name__}: more impostor pairs than max_impostors={budget}; "
+                    "keeping the closest ones per sample. The objective ignores the farthest "
+                    "impostors; increase max_impostors for the exact objective.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                warned = True
+            remaining = self.max_iter - state["iter"]
+            res = minimize_lbfgs(
+                make_fun(indptr, indices), x, max_iter=remaining, tol=self.tol, callback=on_iter
+            )
+            history.extend(h * n for h in res.history)
+            x = res.x
+            used_ptr, used_idx = indptr, indices
+            radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1))
+            ex_ptr, ex_idx = exact_subset(radius, indptr, indices, dists)
+            complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
+            if res.converged and (complete or truncated):
+                converged = True
+                message = res.message
+                break
+            if state["iter"] >= self.max_iter:
+                message = "maximum number of iterations reached"
+                break
+        # the final objective with the exact impostor set at x (or the budgeted list)
+        loss, _, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
+        self.n_active_triplets_ = active
+        return SolverResult(
+            x=x, fun=loss, n_iter=state["iter"], converged=converged, message=message,
+            history=history,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

@@ -1,0 +1,303 @@
+"""Neighbourhood Components Analysis (Goldberger et al., NIPS 2004)."""
+
+import numbers
+import sys
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._losses.nca import default_block_rows, nca_loss_grad
+from ._solvers.lbfgs import minimize_lbfgs
+from .base import MahalanobisMixin
+from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils.init import initial_components
+
+
+class NCA(MahalanobisMixin, BaseEstimator):
+    """Neighbourhood Components Analysis.
+
+    Learns a linear map ``L`` that maximises the expected number of samples
+    correctly classified by a stochastic nearest-neighbour rule in the
+    embedded space: sample ``i`` picks neighbour ``j`` with probability
+    ``p_ij = softmax_j(-||L x_i - L x_j||^2)`` (``p_ii = 0``), and the
+    objective is ``sum_i p_i`` with ``p_i`` the probability of picking a
+    same-class neighbour (Goldberger, Roweis, Hinton & Salakhutdinov, 2004).
+
+    The objective, its scaling (a plain sum over samples), the parameters and
+    the stopping rule follow scikit-learn's
+    :class:`~sklearn.neighbors.NeighborhoodComponentsAnalysis`. The loss and
+    gradient are computed by a numba kernel in row blocks, so memory is
+    ``O(block_rows * n_samples)`` instead of ``O(n_samples^2)``, and the
+    softmax uses a log-sum-exp shift, so coincident points or huge distances
+    never produce NaN.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Dimension of the embedding; default ``n_features`` (or the number of
+        rows of an ``init`` array).
+    init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray of shape \
+            (n_components, n_features), default='auto'
+        Initial ``L``. 'auto' picks 'lda' when
+        ``n_components <= min(n_features, n_classes - 1)``, else 'pca' when
+        ``n_components < min(n_features, n_samples)``, else 'identity' (the
+        rule of scikit-learn). 'lda' uses shallowml's Fisher directions scaled
+        to unit output variance (scikit-learn scales its LDA start
+        differently), so 'lda' starts differ from scikit-learn's.
+    warm_start : bool, default=False
+        When True and ``fit`` was called before, start from the previous
+        ``components_`` (``init`` is ignored).
+    max_iter : int, default=50
+        Maximum number of L-BFGS iterations; with ``batch_size``, the maximum
+        number of epochs.
+    tol : float, default=1e-5
+        L-BFGS stops when the largest gradient entry is ``<= tol`` or the
+        relative decrease of the objective in an iteration is ``<= tol``
+        (scipy's ``minimize(..., tol=tol)``, as in scikit-learn). With
+        ``batch_size``, the minimum decrease of the epoch-mean objective
+        ``-mean_i p_i`` that counts as progress (10 epochs of patience).
+    callback : callable, default=None
+        Called after every iteration as ``callback(transformation, n_iter)``,
+        with the current flattened ``L`` and the iteration number (from 1).
+    verbose : int, default=0
+        When > 0, print a table of objective value and time per function
+        evaluation, and the training time.
+    random_state : int, RandomState instance or None, default=None
+        Seeds 'random' and 'pca' initialisations and the mini-batch order.
+    batch_size : int, default=None
+        None runs full-batch L-BFGS on the exact objective. An int runs the
+        stochastic mode: mini-batch Adam where each step uses ``batch_size``
+        random anchor samples ``i`` and the exact softmax of each anchor over
+        all ``n_samples`` points, i.e. the gradient of ``-(1/b) sum_{i in
+        batch} p_i``, an unbiased estimate of the full gradient divided by
+        ``n``. Each step costs ``O(batch_size * n_samples * n_components)``,
+        so many cheap steps replace few expensive ones for large ``n``.
+    learning_rate : float, default=0.01
+        Adam step size (stochastic mode only), in the units of
+        ``components_``: standardise the features first.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The learned linear map ``L``.
+    n_iter_ : int
+        L-BFGS iterations (or epochs) actually run. scikit-learn's
+        ``n_iter_`` counts one more (it also counts the start).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when X has string feature names.
+    random_state_ : numpy.random.RandomState
+        The generator used by the last ``fit``.
+    objective_ : float
+        Final value of the objective ``sum_i p_i`` (full-batch mode) or of
+        ``mean_i p_i`` (stochastic mode, epoch mean).
+
+    See Also
+    --------
+    sklearn.neighbors.NeighborhoodComponentsAnalysis : the reference implementation.
+
+    References
+    ----------
+    .. [1] J. Goldberger, S. Roweis, G. Hinton, R. Salakhutdinov,
+       "Neighbourhood Components Analysis", NIPS 17, 513-520, 2004.
+    .. [2] D. P. Kingma, J. Ba, "Adam: a method for stochastic optimization",
+       ICLR 2015 (stochastic mode).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from shallowml import NCA
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(
+    ...     X, y, stratify=y, test_size=0.7, random_state=42)
+    >>> nca = NCA(random_state=42).fit(X_train, y_train)
+    >>> knn = KNeighborsClassifier(n_neighbors=3).fit(nca.transform(X_train), y_train)
+    >>> print(round(knn.score(nca.transform(X_test), y_test), 2))
+    0.96
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "init": [StrOptions({"auto", "pca", "lda", "identity", "random"}), np.ndarray],
+        "warm_start": ["boolean"],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "callback": [callable, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        init="auto",
+        warm_start=False,
+        max_iter=50,
+        tol=1e-5,
+        callback=None,
+        verbose=0,
+        random_state=None,
+        batch_size=None,
+        learning_rate=0.01,
+    ):
+        self.n_components = n_components
+        self.init = init
+        self.warm_start = warm_start
+        self.max_iter = max_iter
+        self.tol = tol
+        self.callback = callback
+        self.verbose = verbose
+        self.random_state = random_state
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit NCA on ``X`` with class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : object
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        _, y_codes = np.unique(y, return_inverse=True)
+        y_codes = y_codes.astype(np.int64)
+        n_features = X.shape[1]
+        self.random_state_ = check_random_state(self.random_state)
+        L0 = self._initial_components(X, y_codes)
+        t_start = time.perf_counter()
+        if self.batch_size is None:
+            result = self._fit_lbfgs(X, y_codes, L0)
+            self.objective_ = -result.fun
+        else:
+            result = self._fit_minibatch(X, y_codes, L0)
+            self.objective_ = -result.fun
+        self.components_ = result.x.reshape(-1, n_features)
+        self.n_iter_ = result.n_iter
+        if self.verbose:
+            print(f"[{type(self).__name__}] Training took {time.perf_counter() - t_start:8.2f}s.")
+        result.warn_if_not_converged(type(self).__name__)
+        return self
+
+    def _initial_components(self, X, y_codes):
+        """The checked starting ``L``: previous components, the init array, or built by ``init``."""
+        n_features = X.shape[1]
+        if self.n_components is not None and self.n_components > n_features:
+            raise ValueError(
+                f"n_components={self.n_components} cannot be greater than the number of "
+                f"features ({n_features})."
+            )
+        if self.warm_start and hasattr(self, "components_"):
+            if self.components_.shape[1] != n_features:
+                raise ValueError(
+                    f"warm_start: X has {n_features} features but the previous components_ "
+                    f"were fitted with {self.components_.shape[1]}."
+                )
+            return np.array(self.components_, dtype=np.float64, copy=True)
+        if isinstance(self.init, np.ndarray):
+            init = self.init
+            if init.ndim != 2 or init.shape[1] != n_features:
+                raise ValueError(
+                    f"The init array has shape {init.shape}; it needs {n_features} columns "
+                    "(one per feature)."
+                )
+            if init.shape[0] > n_features:
+                raise ValueError(
+                    f"The init array has {init.shape[0]} rows; at most n_features "
+                    f"({n_features}) are allowed."
+                )
+            if self.n_components is not None and self.n_components != init.shape[0]:
+                raise ValueError(
+                    f"n_components={self.n_components} does not match the {init.shape[0]} rows "
+                    "of the init array."
+                )
+            n_components = init.shape[0]
+        else:
+            n_components = self.n_components or n_features
+        return initial_components(
+            self.init, X, y_codes, int(n_components), random_state=self.random_state_
+        )
+
+    def _fit_lbfgs(self, X, y_codes, L0):
+        block_rows = default_block_rows(X.shape[0])
+        name = type(self).__name__
+        tol = float(self.tol)
+        last = {"x": None, "f": None, "prev": None, "n_iter": 0}
+        verbose = self.verbose
+        if verbose:
+            header = "{:>10} {:>20} {:>10}".format("Iteration", "Objective Value", "Time(s)")
+            print(f"[{name}]\n[{name}] {header}\n[{name}] {'-' * len(header)}")
+
+        def fun(x):
+            t0 = time.perf_counter()
+            loss, grad = nca_loss_grad(x, X, y_codes, block_rows=block_rows)
+            last["x"], last["f"] = x.copy(), loss
+            if last["prev"] is None:  # the first evaluation is at the starting point
+                last["prev"] = loss
+            if verbose:
+                print(
+                    "[{}] {:>10} {:>20.6e} {:>10.2f}".format(
+                        name, last["n_iter"] + 1, -loss, time.perf_counter() - t0
+                    )
+                )
+                sys.stdout.flush()
+            return loss, grad
+
+        def callback(x, n_iter):
+            last["n_iter"] = n_iter
+            if self.callback is not None:
+                self.callback(x, n_iter)
+            # scipy's ``tol`` also sets ftol = tol for L-BFGS-B: stop on a small
+            # relative decrease, measured at the accepted iterate
+            if last["x"] is None or not np.array_equal(last["x"], x):
+                return
+            f_new, f_old = last["f"], last["prev"]
+            last["prev"] = f_new
+            if f_old is not None and f_old - f_new <= tol * max(abs(f_old), abs(f_new), 1.0):
+                raise StopIteration
+
+        return minimize_lbfgs(fun, np.ravel(L0), max_iter=self.max_iter, tol=tol, callback=callback)
+
+    def _fit_minibatch(self, X, y_codes, L0):
+        from ._solvers.adam import minimize_adam
+
+        n = X.shape[0]
+        batch_size = min(int(self.batch_size), n)
+
+        seen = {"items": 0}
+
+        def fun(x, idx):
+            # an epoch visits every sample once: report the parameters after each one
+            if self.callback is not None and seen["items"] and seen["items"] % n == 0:
+                self.callback(x.copy(), seen["items"] // n)
+            seen["items"] += idx.size
+            idx = np.sort(idx)
+            return nca_loss_grad(x, X, y_codes, anchors=idx, scale=1.0 / idx.size)
+
+        result = minimize_adam(
+            fun, np.ravel(L0), n, random_state=self.random_state_, batch_size=batch_size,
+            max_iter=self.max_iter, learning_rate=self.learning_rate, tol=self.tol,
+            verbose=self.verbose, name=type(self).__name__,
+        )
+        if self.callback is not None:
+            self.callback(result.x.copy(), result.n_iter)
+        return result
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

@@ -1,0 +1,617 @@
+"""Linear Siamese networks: two towers ``x -> L x`` that share one matrix ``L``.
+
+The learned metric is ``d(x, y) = ||L x - L y||`` like every shallowml
+estimator. ``L`` is trained by mini-batch Adam
+(:func:`~shallowml._solvers.adam.minimize_adam`) on one of the losses of
+:mod:`shallowml._losses.siamese`: contrastive (Hadsell et al., 2006), Koch et
+al. (2015) weighted-L1 + cross-entropy, or triplet with in-batch mining
+(Schroff et al., 2015; Hermans et al., 2017).
+
+Inputs are divided internally by one global scale ``s`` (the root mean
+squared difference of the training pairs, or of random sample pairs for the
+supervised variant), so ``learning_rate``, ``margin`` and ``tol`` are
+unit-free; ``components_`` is expressed for the original inputs.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ._losses.siamese import (
+    MINING_OPTIONS,
+    contrastive_loss_grad,
+    koch_loss_grad,
+    triplet_loss_grad,
+)
+from ._solvers.adam import AdamState, minimize_adam
+from ._solvers.result import SolverResult
+from .base import MahalanobisMixin
+from .pairs import PairsClassifierMixin
+from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
+from .utils.validation import check_class_sizes, check_pair_labels, check_pairs
+
+_PAIR_LOSSES = ("contrastive", "koch")
+
+_COMMON_CONSTRAINTS = {
+    "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    "margin": [Interval(numbers.Real, 0, None, closed="neither")],
+    "init": [StrOptions(set(INIT_OPTIONS)), np.ndarray],
+    "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+    "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+    "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "verbose": ["verbose"],
+    "random_state": ["random_state"],
+}
+
+
+def _pair_objective(loss, A, I, J, yp, n_components, margin):
+    """``fun(x, idx)`` on the pairs ``(A[I[idx]], A[J[idx]])`` with labels ``yp[idx]``."""
+    if loss == "contrastive":
+        def fun(x, idx):
+            return contrastive_loss_grad(
+                x, A[I[idx]], A[J[idx]], yp[idx], n_components=n_components, margin=margin
+            )
+    else:
+        def fun(x, idx):
+            return koch_loss_grad(x, A[I[idx]], A[J[idx]], yp[idx], n_components=n_components)
+    return fun
+
+
+def _split(n_items, fraction, rng, what):
+    """Random train / validation split of ``n_items`` indices for early stopping."""
+    n_val = max(1, int(round(fraction * n_items)))
+    if n_items - n_val < 1:
+        raise ValueError(
+            f"early_stopping needs at least 2 {what} (got {n_items}); "
+            "disable early_stopping or provide more data."
+        )
+    order = rng.permutation(n_items)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+class _LinearSiameseBase(MahalanobisMixin, BaseEstimator):
+    """Shared training machinery (not public)."""
+
+    def _initial_params(self, A, y_codes, I, J, n_components, rng):
+        """Starting parameter vector on the rescaled points ``A``."""
+        L0 = initial_components(self.init, A, y_codes, n_components, random_state=rng)
+        if self.loss != "koch":
+            return L0.ravel()
+        # head alpha = -1 (far means dissimilar), bias so the mean pair sits at p = 0.5
+        if I.size:
+            b0 = float(np.mean(np.abs((A[I] - A[J]) @ L0.T).sum(axis=1)))
+        else:
+            b0 = 0.0
+        return np.concatenate((L0.ravel(), -np.ones(n_components), [b0]))
+
+    def _store(self, x, n_components, n_features, scale):
+        """Set ``components_`` (and the Koch head) from the raw parameters."""
+        k, d = n_components, n_features
+        L = x[: k * d].reshape(k, d)
+        if self.loss == "koch":
+            alpha = x[k * d : k * d + k]
+            L = np.abs(alpha)[:, None] * L
+            self.head_coef_ = np.sign(alpha)
+            self.head_intercept_ = float(x[k * d + k])
+        self.components_ = L / scale
+        self._params = np.array(x, copy=True)
+        self._input_scale = scale
+
+    def _adam(self, fun, n_items, x0, *, rng, max_iter, state, val_fun=None):
+        return minimize_adam(
+            fun, x0, n_items, random_state=rng, batch_size=self.batch_size, max_iter=max_iter,
+            learning_rate=self.learning_rate, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            val_fun=val_fun, state=state, verbose=self.verbose, name=type(self).__name__,
+        )
+
+    def _train_pairs(self, A, I, J, yp, x0, n_components, *, rng, state, max_iter, early_stopping):
+        """Adam on the pairs ``(A[I], A[J])``; returns the SolverResult."""
+        margin = self.margin
+        if early_stopping:
+            tr, va = _split(I.size, self.validation_fraction, rng, "pairs")
+            fun = _pair_objective(self.loss, A, I[tr], J[tr], yp[tr], n_components, margin)
+            val = _pair_objective(self.loss, A, I[va], J[va], yp[va], n_components, margin)
+            all_va = np.arange(va.size)
+            return self._adam(fun, tr.size, x0, rng=rng, max_iter=max_iter, state=state,
+                              val_fun=lambda x: val(x, all_va)[0])
+        fun = _pair_objective(self.loss, A, I, J, yp, n_components, margin)
+        return self._adam(fun, I.size, x0, rng=rng, max_iter=max_iter, state=state)
+
+    def _finish(self, result, n_components, n_features, scale, *, partial):
+        self._store(result.x, n_components, n_features, scale)
+        self.loss_curve_ = list(result.history)
+        if partial:
+            self.n_iter_ = getattr(self, "n_iter_", 0) + result.n_iter
+        else:
+            self.n_iter_ = result.n_iter
+            result.warn_if_not_converged(type(self).__name__)
+
+
+class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
+    """Linear Siamese network trained on labelled pairs.
+
+    Both points of a pair go through the same linear tower ``x -> L x``; ``L``
+    is trained with mini-batch Adam (Kingma & Ba, 2015) on
+
+    - ``loss='contrastive'`` (Hadsell, Chopra & LeCun, CVPR 2006): similar
+      pairs cost ``d^2 / 2``, dissimilar ones ``max(0, margin - d)^2 / 2``;
+    - ``loss='koch'`` (Koch, Zemel & Salakhutdinov, 2015): the probability of
+      "similar" is ``sigmoid(alpha . |L x1 - L x2| + b)`` with learned head
+      weights ``alpha`` and bias ``b``, trained by binary cross-entropy.
+
+    The learned metric is ``d(x, y) = ||L x - L y||``. For ``loss='koch'`` the
+    rows of ``components_`` are ``|alpha_j| L_j`` (the head weights folded in,
+    so the L1 distance of ``transform`` outputs is the head's weighted
+    distance); the head itself is kept in ``head_coef_`` / ``head_intercept_``
+    and used by :meth:`pair_similarity_proba`.
+
+    ``predict`` and ``decision_function`` use the learned distance for every
+    loss: a pair is similar when its distance is at most ``threshold_``. After
+    ``fit``, ``threshold_`` is calibrated for accuracy on the training pairs
+    (:meth:`calibrate_threshold`); ``partial_fit`` recalibrates it on the
+    latest batch. ``score`` is the ROC AUC of ``decision_function``.
+
+    Inputs are divided internally by one global scale (the root mean squared
+    difference of the training pairs), so ``learning_rate``, ``margin`` and
+    ``tol`` are unit-free; ``components_`` applies to the original inputs.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Output dimension; default ``n_features``.
+    loss : {'contrastive', 'koch'}, default='contrastive'
+    margin : float, default=1.0
+        Margin of the contrastive loss (in rescaled units).
+    init : {'auto', 'pca', 'identity', 'random'} or ndarray, default='auto'
+        Initial ``L`` (see :func:`shallowml.utils.init.initial_components`),
+        computed on the rescaled pair points. An array is used on the
+        rescaled inputs.
+    learning_rate : float, default=0.01
+        Adam step size.
+    batch_size : int, default=64
+        Pairs per mini-batch.
+    max_iter : int, default=100
+        Maximum number of epochs of ``fit``.
+    tol : float, default=1e-4
+        Minimum decrease of the monitored loss (training loss, or validation
+        loss with ``early_stopping``) counted as an improvement.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the pairs, monitor their loss and
+        keep the best parameters.
+    validation_fraction : float, default=0.1
+    verbose : int, default=0
+        Print epoch, loss and elapsed time.
+    random_state : int, RandomState instance or None, default=None
+        Initialisation, batch order and validation split.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The learned linear map ``L``.
+    threshold_ : float
+        Distance below which pairs are predicted similar.
+    head_coef_ : ndarray of shape (n_components,)
+        Only for ``loss='koch'``: signs of the head weights ``alpha``.
+    head_intercept_ : float
+        Only for ``loss='koch'``: the head bias ``b``.
+    n_iter_ : int
+        Epochs run (cumulated over ``partial_fit`` calls).
+    loss_curve_ : list of float
+        Monitored loss per epoch of the last ``fit`` / ``partial_fit``.
+    n_features_in_ : int
+
+    Raises
+    ------
+    shallowml._solvers.adam.DivergenceError
+        From ``fit`` / ``partial_fit`` when the loss or parameters become
+        non-finite or explode (a ``ValueError`` and ``FloatingPointError``
+        subclass); the estimator keeps its previous state, never NaN.
+
+    See Also
+    --------
+    LinearSiamese_Supervised : the same, fitted on class labels (pairs are
+        sampled), with a triplet option.
+
+    References
+    ----------
+    R. Hadsell, S. Chopra, Y. LeCun. Dimensionality reduction by learning an
+    invariant mapping. CVPR 2006.
+    G. Koch, R. Zemel, R. Salakhutdinov. Siamese neural networks for one-shot
+    image recognition. ICML Deep Learning Workshop 2015.
+    D. P. Kingma, J. Ba. Adam: a method for stochastic optimization. ICLR 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml import LinearSiamese
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(40, 3)
+    >>> pairs = np.stack([X[:20], X[20:]], axis=1)
+    >>> y = np.where(np.sign(pairs[:, 0, 0]) == np.sign(pairs[:, 1, 0]), 1, -1)
+    >>> est = LinearSiamese(n_components=2, max_iter=5, random_state=0).fit(pairs, y)
+    >>> est.components_.shape, est.predict(pairs).shape
+    ((2, 3), (20,))
+    """
+
+    _input_kind = "pairs"
+
+    _parameter_constraints = {**_COMMON_CONSTRAINTS, "loss": [StrOptions(set(_PAIR_LOSSES))]}
+
+    def __init__(self, n_components=None, *, loss="contrastive", margin=1.0, init="auto",
+                 learning_rate=0.01, batch_size=64, max_iter=100, tol=1e-4, n_iter_no_change=10,
+                 early_stopping=False, validation_fraction=0.1, verbose=0, random_state=None):
+        self.n_components = n_components
+        self.loss = loss
+        self.margin = margin
+        self.init = init
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _common_check_instance(self):
+        return LinearSiamese_Supervised(**self.get_params())
+
+    def _prepare(self, pairs, y, *, reset):
+        pairs = check_pairs(pairs, n_features=None if reset else self.n_features_in_)
+        y = check_pair_labels(y, pairs.shape[0])
+        m, _, d = pairs.shape
+        A = np.concatenate((pairs[:, 0, :], pairs[:, 1, :]))
+        I = np.arange(m)
+        J = np.arange(m, 2 * m)
+        return pairs, y, A, I, J
+
+    @staticmethod
+    def _pair_scale(A, I, J):
+        diff = A[I] - A[J]
+        scale = float(np.sqrt(np.mean(np.einsum("ij,ij->i", diff, diff))))
+        if scale == 0.0 or not np.isfinite(scale):
+            raise ValueError(
+                "Every pair consists of two identical points; no metric can be learned."
+            )
+        return scale
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, pairs, y):
+        """Fit on labelled pairs.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features)
+        y : array-like of shape (n_pairs,)
+            +1 for similar pairs, -1 for dissimilar ones; both must occur.
+
+        Returns
+        -------
+        self
+        """
+        pairs, y, A, I, J = self._prepare(pairs, y, reset=True)
+        if np.unique(y).size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs both similar (+1) and dissimilar (-1) pairs; "
+                f"got only {int(y[0]):+d}."
+            )
+        d = pairs.shape[2]
+        n_components = resolve_n_components(self.n_components, d)
+        rng = check_random_state(self.random_state)
+        scale = self._pair_scale(A, I, J)
+        A = A / scale
+        x0 = self._initial_params(A, None, I, J, n_components, rng)
+        state = AdamState.zeros_like(x0)
+        result = self._train_pairs(A, I, J, y, x0, n_components, rng=rng, state=state,
+                                   max_iter=self.max_iter, early_stopping=self.early_stopping)
+        self.n_features_in_ = d
+        self._adam_state, self._rng = state, rng
+        self._finish(result, n_components, d, scale, partial=False)
+        self.calibrate_threshold(pairs, y)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, pairs, y):
+        """One epoch of Adam over a batch of pairs (streaming).
+
+        The first call initialises the model (the input scale is taken from
+        that batch); later calls continue from the current parameters and
+        Adam state, also after ``fit``. ``threshold_`` is recalibrated on the
+        batch. No convergence check is made.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features)
+        y : array-like of shape (n_pairs,), values in {-1, +1}
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "_params")
+        pairs, y, A, I, J = self._prepare(pairs, y, reset=first)
+        d = pairs.shape[2]
+        if first:
+            n_components = resolve_n_components(self.n_components, d)
+            self._rng = check_random_state(self.random_state)
+            scale = self._pair_scale(A, I, J)
+            x0 = self._initial_params(A / scale, None, I, J, n_components, self._rng)
+            self._adam_state = AdamState.zeros_like(x0)
+        else:
+            n_components, scale, x0 = self.components_.shape[0], self._input_scale, self._params
+        A = A / scale
+        result = self._train_pairs(A, I, J, y, x0, n_components, rng=self._rng,
+                                   state=self._adam_state, max_iter=1, early_stopping=False)
+        self.n_features_in_ = d
+        self._finish(result, n_components, d, scale, partial=True)
+        self.calibrate_threshold(pairs, y)
+        return self
+
+    def pair_similarity_proba(self, pairs):
+        """Koch head probability that each pair is similar (``loss='koch'`` only).
+
+        ``sigmoid(sum_j head_coef_[j] * |(components_ @ (x1 - x2))_j| + head_intercept_)``.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_pairs,)
+        """
+        check_is_fitted(self)
+        if not hasattr(self, "head_coef_"):
+            raise AttributeError("pair_similarity_proba is only available with loss='koch'.")
+        pairs = check_pairs(pairs, n_features=self.n_features_in_)
+        U = np.abs((pairs[:, 0, :] - pairs[:, 1, :]) @ self.components_.T)
+        s = U @ self.head_coef_ + self.head_intercept_
+        return 0.5 * (1.0 + np.tanh(0.5 * s))
+
+
+class LinearSiamese_Supervised(_LinearSiameseBase):
+    """Linear Siamese network fitted on class labels.
+
+    With ``loss='contrastive'`` or ``'koch'``, ``n_pairs`` pairs (half
+    similar, half dissimilar, distinct, drawn uniformly with
+    :func:`shallowml.constraints.positive_negative_pairs`) are sampled from
+    the labels once per ``fit`` and :class:`LinearSiamese`'s loss is
+    minimised. With ``loss='triplet'`` the mini-batches are batches of
+    samples and triplets are mined inside each batch: ``max(0, margin +
+    d(a, p)^2 - d(a, n)^2)`` on squared learned distances (Schroff et al.,
+    FaceNet, 2015), with ``mining`` 'batch_hard' (hardest positive and
+    negative of each anchor, Hermans et al., 2017), 'semi_hard' (FaceNet) or
+    'all' (mean over every valid triplet of the batch). Batches are drawn
+    uniformly (not P x K class sampling), so with many classes use a larger
+    ``batch_size``.
+
+    Inputs are divided internally by one global scale (the root mean squared
+    difference of two random samples, ``sqrt(2 * total variance)``), so
+    ``learning_rate``, ``margin`` and ``tol`` are unit-free.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Output dimension; default ``n_features``.
+    loss : {'contrastive', 'koch', 'triplet'}, default='contrastive'
+    margin : float, default=1.0
+        Margin of the contrastive and triplet losses (rescaled units).
+    mining : {'batch_hard', 'semi_hard', 'all'}, default='batch_hard'
+        Triplet selection inside a batch (``loss='triplet'`` only).
+    n_pairs : int, default=None
+        Number of sampled pairs for the pair losses (half similar, half
+        dissimilar); default ``10 * n_samples`` or as many as exist.
+    init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray, default='auto'
+        Initial ``L`` (see :func:`shallowml.utils.init.initial_components`).
+    learning_rate : float, default=0.01
+    batch_size : int, default=64
+        Pairs (pair losses) or samples (triplet loss) per mini-batch.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    tol : float, default=1e-4
+    n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the pairs (pair losses) or of the
+        samples (triplet loss) and keep the best parameters.
+    validation_fraction : float, default=0.1
+    verbose : int, default=0
+    random_state : int, RandomState instance or None, default=None
+        Pair sampling, initialisation, batch order and validation split.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+    head_coef_, head_intercept_ :
+        Only for ``loss='koch'`` (see :class:`LinearSiamese`).
+    n_iter_ : int
+    loss_curve_ : list of float
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when X has string feature names.
+
+    References
+    ----------
+    F. Schroff, D. Kalenichenko, J. Philbin. FaceNet: a unified embedding for
+    face recognition and clustering. CVPR 2015.
+    A. Hermans, L. Beyer, B. Leibe. In defense of the triplet loss for person
+    re-identification. arXiv:1703.07737, 2017.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from shallowml import LinearSiamese_Supervised
+    >>> X, y = load_iris(return_X_y=True)
+    >>> est = LinearSiamese_Supervised(loss="triplet", max_iter=5, random_state=0).fit(X, y)
+    >>> est.transform(X).shape
+    (150, 4)
+    """
+
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "loss": [StrOptions({*_PAIR_LOSSES, "triplet"})],
+        "mining": [StrOptions(set(MINING_OPTIONS))],
+        "n_pairs": [Interval(numbers.Integral, 2, None, closed="left"), None],
+    }
+
+    def __init__(self, n_components=None, *, loss="contrastive", margin=1.0, mining="batch_hard",
+                 n_pairs=None, init="auto", learning_rate=0.01, batch_size=64, max_iter=100,
+                 tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
+                 verbose=0, random_state=None):
+        self.n_components = n_components
+        self.loss = loss
+        self.margin = margin
+        self.mining = mining
+        self.n_pairs = n_pairs
+        self.init = init
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _sample_pairs(self, y_codes, rng, *, strict):
+        from .constraints import count_pairs, positive_negative_pairs
+
+        avail_pos, avail_neg = count_pairs(y_codes)
+        if self.n_pairs is None or not strict:
+            wanted = 10 * y_codes.size if self.n_pairs is None else self.n_pairs
+            n_pos = min(wanted // 2, avail_pos, avail_neg)
+            n_neg = n_pos
+        else:
+            n_pos = self.n_pairs // 2
+            n_neg = self.n_pairs - n_pos
+        pos, neg = positive_negative_pairs(y_codes, n_pos, n_neg, random_state=rng)
+        ind = np.concatenate((pos, neg))
+        yp = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
+        return ind[:, 0], ind[:, 1], yp
+
+    def _train_triplets(self, Xs, y_codes, x0, n_components, *, rng, state, max_iter, early_stopping):
+        kwargs = dict(n_components=n_components, margin=self.margin, mining=self.mining)
+
+        def objective(Xp, yp):
+            return lambda x, idx: triplet_loss_grad(x, Xp[idx], yp[idx], **kwargs)
+
+        if early_stopping:
+            tr, va = _split(y_codes.size, self.validation_fraction, rng, "samples")
+            Xv, yv = Xs[va], y_codes[va]
+            return self._adam(objective(Xs[tr], y_codes[tr]), tr.size, x0, rng=rng,
+                              max_iter=max_iter, state=state,
+                              val_fun=lambda x: triplet_loss_grad(x, Xv, yv, **kwargs)[0])
+        return self._adam(objective(Xs, y_codes), y_codes.size, x0, rng=rng, max_iter=max_iter,
+                          state=state)
+
+    def _run(self, X, y_codes, *, first, max_iter, early_stopping, strict):
+        d = X.shape[1]
+        if first:
+            n_components = resolve_n_components(self.n_components, d)
+            self._rng = check_random_state(self.random_state)
+            var = float(np.sum(np.var(X, axis=0)))
+            scale = float(np.sqrt(2.0 * var))
+            if scale == 0.0 or not np.isfinite(scale):
+                raise ValueError(
+                    "X has zero variance in every feature (all samples identical); "
+                    "no metric can be learned."
+                )
+        else:
+            n_components, scale = self.components_.shape[0], self._input_scale
+        rng = self._rng
+        Xs = X / scale
+        if self.loss == "triplet":
+            I = J = yp = np.zeros(0, dtype=np.int64)
+        else:
+            I, J, yp = self._sample_pairs(y_codes, rng, strict=strict)
+        if first:
+            x0 = self._initial_params(Xs, y_codes, I, J, n_components, rng)
+            self._adam_state = AdamState.zeros_like(x0)
+        else:
+            x0 = self._params
+        if self.loss == "triplet":
+            result = self._train_triplets(Xs, y_codes, x0, n_components, rng=rng,
+                                          state=self._adam_state, max_iter=max_iter,
+                                          early_stopping=early_stopping)
+        elif I.size == 0:
+            # partial_fit on a batch without usable pairs: nothing to learn from it
+            result = SolverResult(x=x0, fun=np.nan, n_iter=0, converged=True,
+                                  message="no pairs in the batch")
+        else:
+            result = self._train_pairs(Xs, I, J, yp, x0, n_components, rng=rng,
+                                       state=self._adam_state, max_iter=max_iter,
+                                       early_stopping=early_stopping)
+        return result, n_components, scale
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit on samples ``X`` with class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        _, y_codes = np.unique(y, return_inverse=True)
+        y_codes = y_codes.astype(np.int64).ravel()
+        check_class_sizes(y_codes, 1, estimator_name=type(self).__name__)
+        result, n_components, scale = self._run(
+            X, y_codes, first=True, max_iter=self.max_iter,
+            early_stopping=self.early_stopping, strict=True,
+        )
+        self._finish(result, n_components, X.shape[1], scale, partial=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch of Adam over a batch of labelled samples (streaming).
+
+        Labels are only compared for equality inside the batch, so classes
+        need not be declared in advance. Pair losses sample pairs inside the
+        batch (as many as exist, up to ``n_pairs`` or ``10 * n_samples``); a
+        batch without usable pairs or triplets leaves the parameters
+        unchanged. The first call initialises the model and the input scale.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "_params")
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=first,
+                             ensure_min_samples=2 if first else 1)
+        check_classification_targets(y)
+        _, y_codes = np.unique(y, return_inverse=True)
+        y_codes = y_codes.astype(np.int64).ravel()
+        result, n_components, scale = self._run(
+            X, y_codes, first=first, max_iter=1, early_stopping=False, strict=False,
+        )
+        self._finish(result, n_components, X.shape[1], scale, partial=True)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags

@@ -1,0 +1,81 @@
+"""Smoke test of the benchmark suite (``python -m benchmarks.suite --smoke``)."""
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository root
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import suite  # noqa: E402
+
+
+@pytest.mark.slow
+def test_smoke_suite_writes_sane_results(tmp_path):
+    # bundled data only, so the test does not depend on the UCI folder
+    summary = suite.main(["--smoke", "--datasets", "iris", "wine", "--seeds", "2",
+                          "--reference", "sklearn", "--out", str(tmp_path)])
+    for name in ("results.md", "results.csv", "runs.csv", "errors.png", "fit_time.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    with open(tmp_path / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows == [{k: (f"{v:.6g}" if isinstance(v, float) else str(v)) for k, v in r.items()}
+                    for r in summary]
+    cell = {(r["dataset"], r["method"]): r for r in rows}
+    methods = {r["method"] for r in rows}
+    assert {"Euclidean", "LDA", "sklearn-NCA"} <= methods
+    for r in rows:
+        assert r["status"] == "ok", r
+        assert int(r["n_splits"]) == 2
+        assert 0.0 <= float(r["error_mean"]) <= 0.5, r
+    assert float(cell[("iris", "LDA")]["error_mean"]) < 0.1
+    assert float(cell[("wine", "Euclidean")]["error_mean"]) < 0.15
+    md = (tmp_path / "results.md").read_text()
+    assert "| iris | 105 | 4 | 70/30 |" in md
+    with open(tmp_path / "runs.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 2 * len(rows)
+
+
+def test_splits_and_subsample():
+    X = np.arange(200, dtype=float).reshape(100, 2)
+    y = np.repeat([0, 1], 50)
+    splits = list(suite.iter_splits("toy", X, y, None, None, seeds=3))
+    assert [s[0] for s in splits] == ["seed0", "seed1", "seed2"]
+    assert all(s[1].shape == (70, 2) and s[3].shape == (30, 2) for s in splits)
+    assert np.bincount(splits[0][2]).tolist() == [35, 35]
+    # official split: one split, test part untouched
+    (label, Xtr, _, Xte, _), = suite.iter_splits("toy", X[:60], y[:60], X[60:], y[60:], seeds=3)
+    assert label == "official" and Xtr.shape[0] == 60 and Xte.shape[0] == 40
+    # letter-style row split
+    big = np.zeros((20000, 1))
+    (_, Xtr, _, Xte, _), = suite.iter_splits("letter", big, np.zeros(20000), None, None, seeds=5)
+    assert (Xtr.shape[0], Xte.shape[0]) == (16000, 4000)
+    Xs, ys = suite.subsample(X, y, 20, seed=0)
+    assert Xs.shape == (20, 2) and np.bincount(ys).tolist() == [10, 10]
+    assert suite.subsample(X, y, None, seed=0)[0] is X
+
+
+def test_missing_uci_folder_is_skipped(tmp_path, capsys):
+    loaded = list(suite.load_datasets(["iris", "glass"], folder=str(tmp_path / "nowhere")))
+    # glass either comes from $SHALLOWML_DATA / ../shared/uci or is skipped with a message
+    names = [d[0] for d in loaded]
+    assert names[0] == "iris"
+    if "glass" not in names:
+        assert "skipping" in capsys.readouterr().err
+
+
+def test_failing_method_is_reported_not_raised():
+    class Broken(suite.Method):
+        def fit_transformer(self, X, y, seed, time_limit):
+            raise RuntimeError("boom")
+
+    runs, summary, _ = suite.run(["iris"], [suite.Method("Euclidean", "baseline"), Broken("broken", "shallowml")],
+                                 seeds=1)
+    assert summary[0]["status"] == "ok" and summary[1]["status"].startswith("failed: RuntimeError: boom")
+    assert np.isnan(summary[1]["error_mean"])
+    md = suite.format_markdown(summary, _)
+    assert "| iris | 105 | 4 | 70/30 | 0.022 | fail |" in md.replace("**", "")

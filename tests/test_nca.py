@@ -1,0 +1,288 @@
+"""Tests for NCA: kernel and loss against dense numpy references, finite-difference
+gradients, numerical stability, parity with scikit-learn, API and the stochastic mode."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import check_grad
+from scipy.special import softmax
+from sklearn.datasets import load_iris, load_wine, make_classification
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier, NeighborhoodComponentsAnalysis
+from sklearn.preprocessing import StandardScaler
+
+from shallowml import NCA
+from shallowml._kernels.nca import nca_block_weights
+from shallowml._losses.nca import default_block_rows, nca_loss_grad
+
+
+def dense_reference(L, X, y, anchors=None):
+    """Textbook NCA on the full n x n matrices: loss, gradient, P, W."""
+    Z = X @ L.T
+    D = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(D, np.inf)
+    P = softmax(-D, axis=1)
+    same = y[:, None] == y[None, :]
+    p = (P * same).sum(1)
+    W = P * same - P * p[:, None]
+    if anchors is not None:
+        keep = np.zeros(len(X), dtype=bool)
+        keep[anchors] = True
+        W[~keep] = 0.0
+        p = p[keep]
+    # sum_ij W_ij (z_i - z_j)(x_i - x_j)^T, written out term by term
+    G = np.zeros_like(L)
+    for i in range(len(X)):
+        dz = Z[i] - Z
+        dx = X[i] - X
+        G += (W[i][:, None] * dz).T @ dx
+    return -p.sum(), 2.0 * G.ravel(), P, W
+
+
+@pytest.fixture
+def small_problem():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((40, 5))
+    X[5] = X[4]  # duplicate point
+    y = rng.randint(0, 3, 40)
+    y[7] = 3  # singleton class
+    L = rng.standard_normal((3, 5)) * 0.5
+    return X, y.astype(np.int64), L
+
+
+def test_kernel_matches_numpy_reference(small_problem):
+    X, y, L = small_problem
+    Z = X @ L.T
+    _, _, P, W = dense_reference(L, X, y)
+    rows = np.array([3, 4, 5, 7, 20], dtype=np.int64)
+    block = Z[rows] @ Z.T
+    p = np.empty(rows.size)
+    nca_block_weights(block, np.einsum("ij,ij->i", Z, Z), rows, y, p)
+    np.testing.assert_allclose(block, W[rows], atol=1e-12)
+    same = y[:, None] == y[None, :]
+    np.testing.assert_allclose(p, (P * same).sum(1)[rows], atol=1e-12)
+    assert p[3] == 0.0  # the singleton class never picks a same-class neighbour
+    np.testing.assert_allclose(block.sum(1), 0.0, atol=1e-12)  # rows of W sum to zero
+
+
+def test_kernel_zero_rows():
+    block = np.empty((0, 4))
+    p = np.empty(0)
+    nca_block_weights(block, np.zeros(4), np.empty(0, dtype=np.int64), np.zeros(4, np.int64), p)
+    assert block.shape == (0, 4)
+
+
+@pytest.mark.parametrize("use_anchors", [False, True])
+def test_loss_matches_dense_reference(small_problem, use_anchors):
+    X, y, L = small_problem
+    anchors = np.array([0, 4, 5, 7, 11, 30], dtype=np.int64) if use_anchors else None
+    loss, grad = nca_loss_grad(L.ravel(), X, y, anchors=anchors, block_rows=4)
+    ref_loss, ref_grad, _, _ = dense_reference(L, X, y, anchors)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)
+    loss2, grad2 = nca_loss_grad(L.ravel(), X, y, anchors=anchors, scale=0.5)
+    assert loss2 == pytest.approx(0.5 * ref_loss, rel=1e-12)
+    np.testing.assert_allclose(grad2, 0.5 * ref_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_matches_sklearn_private_loss():
+    X, y = load_iris(return_X_y=True)
+    L = np.random.RandomState(1).standard_normal((2, 4))
+    sk = NeighborhoodComponentsAnalysis()
+    sk.n_iter_, sk.verbose = 1, 0
+    ref_loss, ref_grad = sk._loss_grad_lbfgs(L.ravel(), X, y[:, None] == y[None, :], -1.0)
+    loss, grad = nca_loss_grad(L.ravel(), X, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 40])
+def test_block_size_does_not_change_result(small_problem, block_rows):
+    X, y, L = small_problem
+    loss, grad = nca_loss_grad(L.ravel(), X, y, block_rows=block_rows)
+    ref_loss, ref_grad = nca_loss_grad(L.ravel(), X, y, block_rows=default_block_rows(len(X)))
+    assert loss == pytest.approx(ref_loss, rel=1e-13)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("use_anchors", [False, True])
+def test_finite_difference_gradient(small_problem, use_anchors):
+    X, y, L = small_problem
+    anchors = np.arange(0, 40, 3, dtype=np.int64) if use_anchors else None
+
+    def f(x):
+        return nca_loss_grad(x, X, y, anchors=anchors)[0]
+
+    def g(x):
+        return nca_loss_grad(x, X, y, anchors=anchors)[1]
+
+    x0 = L.ravel()
+    err = check_grad(f, g, x0, epsilon=1e-6)
+    assert err < 1e-5 * max(1.0, np.linalg.norm(g(x0)))
+
+
+def test_no_nan_for_coincident_points_or_huge_distances():
+    rng = np.random.RandomState(0)
+    X = np.repeat(rng.standard_normal((5, 3)), 4, axis=0)  # every point four times
+    y = np.repeat([0, 1, 0, 1, 2], 4)
+    with np.errstate(all="raise"):
+        loss, grad = nca_loss_grad(np.eye(3).ravel(), X, y)
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+    # distances ~1e12: exp(-d) underflows for every pair, log-sum-exp must not
+    with np.errstate(all="raise"):
+        loss, grad = nca_loss_grad(np.eye(3).ravel() * 1e6, X + 0.1 * rng.rand(20, 3), y)
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+    # each point's nearest neighbour is one of its (jittered) same-label copies
+    assert -loss == pytest.approx(20.0)
+
+
+def test_huge_distances_pick_the_nearest_neighbour():
+    X = np.array([[0.0], [1.0], [3.0], [10.0]])
+    y = np.array([0, 0, 1, 1])
+    loss, grad = nca_loss_grad(np.array([1e4]), X, y)
+    # 0 -> 1 (same), 1 -> 0 (same), 3 -> 1 (different), 10 -> 3 (same)
+    assert loss == pytest.approx(-3.0)
+    assert np.all(np.isfinite(grad))
+    est = NCA(init=np.array([[1e4]])).fit(X, y)
+    assert np.all(np.isfinite(est.components_))
+
+
+def _parity_cases():
+    X, y = load_iris(return_X_y=True)
+    yield "iris-identity", X, y, np.eye(4)
+    Xw, yw = load_wine(return_X_y=True)
+    Xw = StandardScaler().fit_transform(Xw)
+    yield "wine-identity", Xw, yw, np.eye(13)
+    yield "wine-pca2", Xw, yw, PCA(2).fit(Xw).components_
+
+
+@pytest.mark.parametrize("case", list(_parity_cases()), ids=lambda c: c[0])
+def test_parity_with_sklearn_from_same_init(case):
+    _, X, y, L0 = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = NeighborhoodComponentsAnalysis(init=L0, max_iter=50).fit(X, y)
+        ours = NCA(init=L0, max_iter=50).fit(X, y)
+    sk_objective = -nca_loss_grad(sk.components_.ravel(), X, y)[0]
+    assert ours.objective_ == pytest.approx(sk_objective, rel=1e-9)
+    assert ours.n_iter_ == sk.n_iter_ - 1  # scikit-learn's n_iter_ also counts the start
+    scale = np.abs(sk.components_).max()
+    np.testing.assert_allclose(ours.components_, sk.components_, atol=1e-6 * scale)
+
+
+def test_sklearn_doctest_setting_accuracy():
+    X, y = load_iris(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, stratify=y, test_size=0.7, random_state=42
+    )
+    nca = NCA(random_state=42).fit(X_train, y_train)
+    knn = KNeighborsClassifier(n_neighbors=3).fit(nca.transform(X_train), y_train)
+    assert knn.score(nca.transform(X_test), y_test) >= 0.96
+
+
+def test_init_auto_rule_and_n_components():
+    X, y = load_iris(return_X_y=True)
+    assert NCA(n_components=2, max_iter=5).fit(X, y).components_.shape == (2, 4)  # 'lda'
+    assert NCA(n_components=3, max_iter=5).fit(X, y).components_.shape == (3, 4)  # 'pca'
+    for init in ["pca", "lda", "identity", "random"]:
+        est = NCA(n_components=2, init=init, max_iter=3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            assert est.fit(X, y).transform(X).shape == (150, 2)
+
+
+def test_random_state_reproducible():
+    X, y = load_iris(return_X_y=True)
+    kw = dict(init="random", n_components=2, max_iter=5, random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = NCA(**kw).fit(X, y).components_
+        b = NCA(**kw).fit(X, y).components_
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "params, msg",
+    [
+        (dict(n_components=5), "n_components=5 cannot be greater than the number of features (4)."),
+        (dict(init=np.ones((2, 3))), "The init array has shape (2, 3); it needs 4 columns"),
+        (dict(init=np.ones((5, 4))), "The init array has 5 rows; at most n_features (4)"),
+        (dict(init=np.ones((2, 4)), n_components=3), "n_components=3 does not match the 2 rows"),
+    ],
+)
+def test_invalid_parameters(params, msg):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        NCA(**params).fit(X, y)
+
+
+def test_warm_start_reuses_components():
+    X, y = load_iris(return_X_y=True)
+    est = NCA(n_components=2, warm_start=True, max_iter=100).fit(X, y)
+    first = est.components_.copy()
+    seen = []
+    est.set_params(max_iter=1, callback=lambda L, n: seen.append(L.copy()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    # restarting from the optimum moves it very little
+    assert np.abs(est.components_ - first).max() < 1e-2 * np.abs(first).max()
+    with pytest.raises(ValueError, match=re.escape("warm_start: X has 3 features")):
+        est.fit(X[:, :3], y)
+    cold = NCA(n_components=2, init="identity", max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cold.fit(X, y)
+    assert np.abs(cold.components_ - first).max() > 1e-2 * np.abs(first).max()
+
+
+def test_callback_verbose_and_convergence_warning(capsys):
+    X, y = load_iris(return_X_y=True)
+    calls = []
+    est = NCA(max_iter=3, verbose=1, callback=lambda L, n: calls.append((L.shape, n)))
+    with pytest.warns(ConvergenceWarning, match="NCA did not converge after 3 iterations"):
+        est.fit(X, y)
+    assert calls == [((16,), 1), ((16,), 2), ((16,), 3)]
+    assert est.n_iter_ == 3
+    out = capsys.readouterr().out
+    assert "Iteration      Objective Value    Time(s)" in out
+    assert "[NCA] Training took" in out
+
+
+def test_float32_input_and_transform_dtype():
+    X, y = load_iris(return_X_y=True)
+    est = NCA(n_components=2).fit(X.astype(np.float32), y)
+    assert est.components_.dtype == np.float64
+    assert est.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_stochastic_mode_converges_on_synthetic_problem():
+    X, y = make_classification(
+        n_samples=600, n_features=10, n_informative=4, n_redundant=0, n_classes=3,
+        n_clusters_per_class=1, class_sep=1.0, random_state=0,
+    )
+    X = StandardScaler().fit_transform(X)
+    start = -nca_loss_grad(np.eye(10).ravel(), X, y)[0] / len(X)
+    full = NCA(init="identity", max_iter=100).fit(X, y)
+    epochs = []
+    sgd = NCA(
+        init="identity", batch_size=50, learning_rate=0.05, max_iter=40, random_state=0,
+        callback=lambda L, n: epochs.append(n),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sgd.fit(X, y)
+    assert epochs[:3] == [1, 2, 3] and epochs[-1] == sgd.n_iter_
+    mean_p = -nca_loss_grad(sgd.components_.ravel(), X, y)[0] / len(X)
+    full_mean_p = full.objective_ / len(X)
+    # the stochastic run closes at least 80% of the gap between the start and full L-BFGS
+    assert mean_p - start >= 0.8 * (full_mean_p - start)
+    again = NCA(init="identity", batch_size=50, learning_rate=0.05, max_iter=3, random_state=0)
+    other = NCA(init="identity", batch_size=50, learning_rate=0.05, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        np.testing.assert_array_equal(again.fit(X, y).components_, other.fit(X, y).components_)
