@@ -107,14 +107,9 @@ class Method:
         if self.source == "baseline":
             return (lambda Z: Z), 0.0, 0
         if self.source == "metric-learn":
-            from ._reference import fit_metric_learn
-
-            params = dict(self.ml_params)
-            if self.ml_random_state:
-                params["random_state"] = seed
-            res = fit_metric_learn(self.ml_name, params, X=X, y=y, timeout=time_limit)
-            L = res["components"]
-            return (lambda Z: Z @ L.T), res["fit_time"], 0
+            params = dict(self.ml_params, **({"random_state": seed} if self.ml_random_state else {}))
+            L, fit_time = _WORKER.fit(self.ml_name, params, X, y, timeout=time_limit)
+            return (lambda Z: Z @ L.T), fit_time, 0
         est = clone(self.estimator)
         if "random_state" in est.get_params():
             est.set_params(random_state=seed)
@@ -125,6 +120,103 @@ class Method:
             fit_time = time.perf_counter() - t0
         n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
         return est.transform, fit_time, n_warn
+
+
+# A persistent reference interpreter: importing scikit-learn and metric-learn takes
+# seconds on a loaded machine, so it is paid once per run, not once per fit. Jobs
+# and results are JSON lines on stdin / stdout; fit times are measured around
+# ``fit`` only.
+_ML_WORKER = r"""
+import json, sys, time, warnings
+import numpy as np
+import metric_learn
+warnings.simplefilter("ignore")
+print(json.dumps({"ready": metric_learn.__version__}), flush=True)
+for line in sys.stdin:
+    job = json.loads(line)
+    try:
+        data = np.load(job["data"], allow_pickle=False)
+        est = getattr(metric_learn, job["name"])(**job["params"])
+        t0 = time.perf_counter()
+        est.fit(data["X"], data["y"])
+        fit_time = time.perf_counter() - t0
+        np.save(job["out"], np.asarray(est.components_, dtype=np.float64))
+        print(json.dumps({"fit_time": fit_time}), flush=True)
+    except Exception as exc:
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+"""
+
+
+class ReferenceWorker:
+    """metric-learn in the reference interpreter of :mod:`benchmarks._reference`, kept running.
+
+    ``fit(name, params, X, y, timeout)`` returns ``(components, fit_seconds)``;
+    on timeout the interpreter is killed (and restarted by the next call) and
+    ``TimeoutError`` is raised.
+    """
+
+    def __init__(self):
+        self.proc = None
+        self.version = None
+        self.tmp = None
+
+    def _start(self):
+        import json
+        import subprocess
+        import tempfile
+
+        from ._reference import reference_python
+
+        python = reference_python()
+        if python is None:
+            raise RuntimeError("metric-learn reference interpreter not available")
+        self.tmp = tempfile.TemporaryDirectory()
+        self.proc = subprocess.Popen([python, "-c", _ML_WORKER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.version = json.loads(self._readline(300))["ready"]
+
+    def _readline(self, timeout):
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        ready = sel.select(timeout)
+        sel.close()
+        if not ready:
+            self.close()
+            raise TimeoutError(f"reference fit exceeded {timeout:g} s (killed)")
+        line = self.proc.stdout.readline()
+        if not line:
+            self.close()
+            raise RuntimeError("reference interpreter exited")
+        return line
+
+    def fit(self, name, params, X, y, timeout=None):
+        import json
+
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        data, out = Path(self.tmp.name) / "data.npz", Path(self.tmp.name) / "L.npy"
+        np.savez(data, X=np.asarray(X, dtype=np.float64), y=np.unique(np.asarray(y), return_inverse=True)[1])
+        job = {"data": str(data), "name": name, "params": params, "out": str(out)}
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        res = json.loads(self._readline(timeout))
+        if "error" in res:
+            raise RuntimeError(f"metric-learn {name}: {res['error']}")
+        return np.load(out), res["fit_time"]
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        if self.tmp is not None:
+            self.tmp.cleanup()
+            self.tmp = None
+
+
+_WORKER = ReferenceWorker()
 
 
 def shallowml_methods(names=None):
@@ -218,6 +310,7 @@ def warm_up(methods):
         except Exception as exc:  # reported in the run itself
             _log(f"warm-up of {m.name} failed: {exc!r}")
         times[m.name] = time.perf_counter() - t0
+        _log(f"warm-up {m.name:<24s} {times[m.name]:6.2f} s (JIT compilation, first fit on 60x4)")
     return times
 
 
@@ -302,11 +395,12 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
             )
             extra = "" if status == "ok" else f"  [{status}]"
             _log(
-                f"[{step:3d}/{total}] {name:<14s} {m.name:<18s} {msg}  "
+                f"[{step:3d}/{total}] {name:<14s} {m.name:<24s} {msg}  "
                 f"({len(errs)} split{'s' if len(errs) != 1 else ''}, n_fit={n_fit}, "
                 f"elapsed {time.perf_counter() - start:6.1f} s){extra}"
             )
     info["elapsed"] = time.perf_counter() - start
+    _WORKER.close()
     return runs, summary, info
 
 

@@ -11,7 +11,7 @@ Nothing is fetched from the network (no intersphinx).
 """
 
 import inspect
-import os
+import re
 import sys
 from pathlib import Path
 
@@ -45,7 +45,7 @@ root_doc = "index"
 
 # --- API reference --------------------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -96,6 +96,42 @@ def _generate_public_api():
 
 _generate_public_api()
 
+
+def _skip_sklearn_members(app, what, name, obj, skip, options):
+    """Document the estimators' own and shallowml-inherited members only.
+
+    Methods inherited from scikit-learn (get_params, set_output,
+    set_fit_request, ...) are documented by scikit-learn and their
+    docstrings cross-reference its own documentation.
+    """
+    module = getattr(obj, "__module__", None) or ""
+    if module.startswith("sklearn") or re.fullmatch(r"set_\w+_request", name):
+        return True
+    return skip
+
+
+_TYPE_LINE = re.compile(r"^(\s*\*?\*?[\w*, ]+\*?\*? : )(.*)$")
+_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?![`\w])")
+
+
+def _quote_attribute_names(app, what, name, obj, options, lines):
+    """Quote names like ``n_features_in_`` in numpydoc type specs.
+
+    ``shape (n_features_in_,)`` would otherwise be read as an RST hyperlink
+    reference ``n_features_in_`` and fail the build.
+    """
+    for i, line in enumerate(lines):
+        m = _TYPE_LINE.match(line)
+        if m:
+            lines[i] = m.group(1) + _TRAILING_UNDERSCORE.sub(r"``\1``", m.group(2))
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_members)
+    # before numpydoc (priority 500) turns the sections into field lists
+    app.connect("autodoc-process-docstring", _quote_attribute_names, priority=400)
+
+
 # --- gallery --------------------------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": str(HERE.parent / "examples"),
@@ -111,6 +147,7 @@ sphinx_gallery_conf = {
     "plot_gallery": "True",
     "matplotlib_animations": False,
     "min_reported_time": 1,
+    "write_computation_times": False,
 }
 
 # --- HTML -----------------------------------------------------------------

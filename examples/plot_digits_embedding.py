@@ -52,12 +52,18 @@ for name, est in projections.items():
 # %%
 # Plot the test points in each learned plane
 # ------------------------------------------
+# The axes show the central 98 % of the points in each direction, so that a
+# few far-away test points do not squash the picture.
 
-fig, axes = plt.subplots(1, len(embeddings), figsize=(4 * len(embeddings), 4))
+fig, axes = plt.subplots(1, len(embeddings), figsize=(3.6 * len(embeddings), 4), layout="constrained")
 for ax, (name, (Z, error)) in zip(np.atleast_1d(axes), embeddings.items()):
     sc = ax.scatter(Z[:, 0], Z[:, 1], c=y_test, cmap="tab10", s=8, vmin=-0.5, vmax=9.5)
+    lo, hi = np.percentile(Z, [1, 99], axis=0)
+    pad = 0.05 * (hi - lo)
+    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
     ax.set_title(f"{name}\n3-NN error {error:.2f}", fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-fig.colorbar(sc, ax=axes, ticks=range(10), label="digit", shrink=0.8)
+fig.colorbar(sc, ax=axes, ticks=range(10), label="digit", shrink=0.9)
 plt.show()

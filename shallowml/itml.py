@@ -156,7 +156,7 @@ def _finish(est, M, bounds_used, result):
 
 
 _COMMON_CONSTRAINTS = {
-    "gamma": [Interval(numbers.Real, 0, None, closed="neither")],
+    "gamma": [Interval(numbers.Real, 0, np.inf, closed="right")],
     "prior": [StrOptions({"identity", "covariance"}), "array-like"],
     "bounds": ["array-like", None],
     "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
+from threadpoolctl import threadpool_limits
 
 from ._kernels.lmnn import rows_contained
 from ._kernels.neighbors import same_class_neighbors
@@ -28,6 +29,10 @@ from .utils.validation import check_class_sizes
 # radius, so that the list stays complete while L moves during one round.
 _CANDIDATE_SLACK = 2.0
 _MAX_ROUNDS = 50
+# L-BFGS iterations of the first round; each further round may take twice as many
+_FIRST_ROUND_ITER = 10
+# the stopping rule averages the relative objective decrease over this many iterations
+_WINDOW = 5
 
 
 class LMNN(MahalanobisMixin, BaseEstimator):
@@ -71,9 +76,11 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         term gets ``1 - mu``.
     max_iter : int, default=200
         Maximum total number of L-BFGS iterations (over all rounds).
-    tol : float, default=1e-5
-        L-BFGS tolerance on the projected gradient of the objective divided
-        by ``n_samples`` (relative decrease tolerance ``tol * 1e-3``).
+    tol : float, default=1e-4
+        Stop when the objective decreases by less than ``tol`` (relative) per
+        iteration, averaged over the last 5 iterations, and the impostor
+        list used is complete. Also L-BFGS's gradient tolerance on the
+        objective divided by ``n_samples``.
     max_impostors : int, default=10_000_000
         Budget on the number of stored impostor pairs (about 40 bytes each).
         When a search finds more, each row keeps its closest impostors (a
@@ -155,7 +162,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         init="auto",
         push_weight=0.5,
         max_iter=200,
-        tol=1e-5,
+        tol=1e-4,
         max_impostors=10_000_000,
         warm_start=False,
         callback=None,
@@ -212,7 +219,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             L = initial_components(self.init, X, y_codes, n_components, random_state=random_state)
         targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors)
 
-        result = self._solve(X, y_codes, targets, L, n_components)
+        # the BLAS products here are small; a single BLAS thread avoids oversubscription
+        # with the numba kernels, which parallelise over rows
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = self._solve(X, y_codes, targets, L, n_components)
         self.components_ = result.x.reshape(n_components, n_features)
         self.n_iter_ = result.n_iter
         self.objective_ = result.fun
@@ -225,7 +235,8 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         mu = float(self.push_weight)
         budget = int(self.max_impostors)
         t0 = time.perf_counter()
-        state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0}
+        state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
+                 "trace": [], "stalled": False}
         history = []
 
         if self.verbose:
@@ -257,21 +268,30 @@ class LMNN(MahalanobisMixin, BaseEstimator):
 
         def on_iter(x, it_round):
             state["iter"] += 1
+            loss = state["loss"] if np.array_equal(x, state["x"]) else float("nan")
             if self.verbose:
                 step = float(np.linalg.norm(x - state["prev"]))
-                loss = state["loss"] if np.array_equal(x, state["x"]) else float("nan")
                 print(f"[{type(self).__name__}] {state['iter']:>6d} {loss:>14.6g} "
                       f"{state['active']:>10d} {step:>10.3g} {time.perf_counter() - t0:>8.2f}")
             state["prev"] = x.copy()
             if self.callback is not None:
                 self.callback(x.reshape(n_components, -1).copy(), state["iter"])
+            trace = state["trace"]
+            trace.append(loss)
+            # stop the round when the objective decreases by less than tol (relative)
+            # per iteration, on average over the last _WINDOW iterations
+            if len(trace) > _WINDOW:
+                old, new = trace[-1 - _WINDOW], trace[-1]
+                if np.isfinite(old) and np.isfinite(new) and old - new <= _WINDOW * self.tol * abs(new):
+                    state["stalled"] = True
+                    raise StopIteration
 
         x = L.ravel().copy()
         radius, indptr, indices, dists, truncated = search(L)
         warned = False
         converged = False
         message = "maximum number of rounds reached"
-        for _ in range(_MAX_ROUNDS):
+        for rnd in range(_MAX_ROUNDS):
             if truncated and not warned:
                 warnings.warn(
                     f"{type(self).__name__}: more impostor pairs than max_impostors={budget}; "
@@ -281,9 +301,11 @@ class LMNN(MahalanobisMixin, BaseEstimator):
                     stacklevel=3,
                 )
                 warned = True
-            remaining = self.max_iter - state["iter"]
+            # short rounds first (L moves most at the start), longer ones later
+            round_iter = min(self.max_iter - state["iter"], _FIRST_ROUND_ITER * 2**rnd)
+            state["trace"], state["stalled"] = [], False
             res = minimize_lbfgs(
-                make_fun(indptr, indices), x, max_iter=remaining, tol=self.tol, callback=on_iter
+                make_fun(indptr, indices), x, max_iter=round_iter, tol=self.tol, callback=on_iter
             )
             history.extend(h * n for h in res.history)
             x = res.x
@@ -291,9 +313,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1))
             ex_ptr, ex_idx = exact_subset(radius, indptr, indices, dists)
             complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
-            if res.converged and (complete or truncated):
+            round_done = state["stalled"] or res.n_iter < round_iter
+            if round_done and (complete or truncated):
                 converged = True
-                message = res.message
+                message = "objective decrease below tol" if state["stalled"] else res.message
                 break
             if state["iter"] >= self.max_iter:
                 message = "maximum number of iterations reached"

@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._losses.nca import default_block_rows, nca_loss_grad
+from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
@@ -273,11 +274,8 @@ class NCA(MahalanobisMixin, BaseEstimator):
         return minimize_lbfgs(fun, np.ravel(L0), max_iter=self.max_iter, tol=tol, callback=callback)
 
     def _fit_minibatch(self, X, y_codes, L0):
-        from ._solvers.adam import minimize_adam
-
         n = X.shape[0]
         batch_size = min(int(self.batch_size), n)
-
         seen = {"items": 0}
 
         def fun(x, idx):

@@ -29,7 +29,10 @@ def _cut_statistics(distances, y):
     mids = np.empty(cuts.size)
     mids[0] = d[0] - max(abs(d[0]), 1.0) * 1e-9 - np.finfo(np.float64).tiny
     inner = cuts[1:-1]
-    mids[1:-1] = 0.5 * (d[inner - 1] + d[inner])
+    lo, hi = d[inner - 1], d[inner]
+    mid = lo + 0.5 * (hi - lo)  # no overflow for huge distances
+    # for adjacent floats the midpoint rounds to one end; it must stay below hi
+    mids[1:-1] = np.where(mid < hi, mid, lo)
     mids[-1] = d[-1]
     n_neg = fp[-1]
     return mids, tp[cuts], n_neg - fp[cuts], tp[-1], n_neg
@@ -112,7 +115,10 @@ class PairsClassifierMixin:
             raise ValueError(f"beta must be positive, got {beta!r}.")
         pairs = check_pairs(pairs, n_features=self.components_.shape[1])
         y = check_pair_labels(y, pairs.shape[0])
-        t, tp, tn, n_pos, n_neg = _cut_statistics(self.pair_distance(pairs), y)
+        distances = self.pair_distance(pairs)
+        if not np.all(np.isfinite(distances)):
+            raise ValueError("Learned distances of some pairs overflow; rescale the data.")
+        t, tp, tn, n_pos, n_neg = _cut_statistics(distances, y)
         if strategy == "accuracy":
             value = (tp + tn) / (n_pos + n_neg)
         elif strategy == "f_beta":

@@ -13,6 +13,7 @@ supervised variant), so ``learning_rate``, ``margin`` and ``tol`` are
 unit-free; ``components_`` is expressed for the original inputs.
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -81,9 +82,15 @@ def _split(n_items, fraction, rng, what):
 class _LinearSiameseBase(MahalanobisMixin, BaseEstimator):
     """Shared training machinery (not public)."""
 
-    def _initial_params(self, A, y_codes, I, J, n_components, rng):
-        """Starting parameter vector on the rescaled points ``A``."""
+    def _initial_params(self, A, y_codes, I, J, n_components, rng, scale):
+        """Starting parameter vector on the points ``A`` rescaled by ``1 / scale``.
+
+        An ``init`` array is in the units of the original inputs (it becomes
+        the starting ``components_``), hence the factor ``scale``.
+        """
         L0 = initial_components(self.init, A, y_codes, n_components, random_state=rng)
+        if not isinstance(self.init, str):
+            L0 = L0 * scale
         if self.loss != "koch":
             return L0.ravel()
         # head alpha = -1 (far means dissimilar), bias so the mean pair sits at p = 0.5
@@ -173,8 +180,9 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         Margin of the contrastive loss (in rescaled units).
     init : {'auto', 'pca', 'identity', 'random'} or ndarray, default='auto'
         Initial ``L`` (see :func:`shallowml.utils.init.initial_components`),
-        computed on the rescaled pair points. An array is used on the
-        rescaled inputs.
+        computed on the rescaled pair points; 'auto' is 'pca' when
+        ``n_components < n_features``, else 'identity'. An array of shape
+        ``(n_components, n_features)`` is the starting ``components_``.
     learning_rate : float, default=0.01
         Adam step size.
     batch_size : int, default=64
@@ -236,12 +244,14 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     >>> import numpy as np
     >>> from shallowml import LinearSiamese
     >>> rng = np.random.RandomState(0)
-    >>> X = rng.randn(40, 3)
-    >>> pairs = np.stack([X[:20], X[20:]], axis=1)
+    >>> X = rng.randn(400, 3)
+    >>> pairs = np.stack([X[:200], X[200:]], axis=1)  # similar: same sign of feature 0
     >>> y = np.where(np.sign(pairs[:, 0, 0]) == np.sign(pairs[:, 1, 0]), 1, -1)
-    >>> est = LinearSiamese(n_components=2, max_iter=5, random_state=0).fit(pairs, y)
+    >>> est = LinearSiamese(n_components=2, random_state=0).fit(pairs, y)
     >>> est.components_.shape, est.predict(pairs).shape
-    ((2, 3), (20,))
+    ((2, 3), (200,))
+    >>> bool(est.score(pairs, y) > 0.8)  # ROC AUC
+    True
     """
 
     _input_kind = "pairs"
@@ -312,7 +322,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         rng = check_random_state(self.random_state)
         scale = self._pair_scale(A, I, J)
         A = A / scale
-        x0 = self._initial_params(A, None, I, J, n_components, rng)
+        x0 = self._initial_params(A, None, I, J, n_components, rng, scale)
         state = AdamState.zeros_like(x0)
         result = self._train_pairs(A, I, J, y, x0, n_components, rng=rng, state=state,
                                    max_iter=self.max_iter, early_stopping=self.early_stopping)
@@ -347,13 +357,15 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
             n_components = resolve_n_components(self.n_components, d)
             self._rng = check_random_state(self.random_state)
             scale = self._pair_scale(A, I, J)
-            x0 = self._initial_params(A / scale, None, I, J, n_components, self._rng)
-            self._adam_state = AdamState.zeros_like(x0)
+            x0 = self._initial_params(A / scale, None, I, J, n_components, self._rng, scale)
+            state = AdamState.zeros_like(x0)
         else:
             n_components, scale, x0 = self.components_.shape[0], self._input_scale, self._params
+            state = copy.deepcopy(self._adam_state)  # committed only if the epoch succeeds
         A = A / scale
         result = self._train_pairs(A, I, J, y, x0, n_components, rng=self._rng,
-                                   state=self._adam_state, max_iter=1, early_stopping=False)
+                                   state=state, max_iter=1, early_stopping=False)
+        self._adam_state = state
         self.n_features_in_ = d
         self._finish(result, n_components, d, scale, partial=True)
         self.calibrate_threshold(pairs, y)
@@ -414,7 +426,9 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         Number of sampled pairs for the pair losses (half similar, half
         dissimilar); default ``10 * n_samples`` or as many as exist.
     init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray, default='auto'
-        Initial ``L`` (see :func:`shallowml.utils.init.initial_components`).
+        Initial ``L`` (see :func:`shallowml.utils.init.initial_components`),
+        computed on the rescaled samples. An array of shape
+        ``(n_components, n_features)`` is the starting ``components_``.
     learning_rate : float, default=0.01
     batch_size : int, default=64
         Pairs (pair losses) or samples (triplet loss) per mini-batch.
@@ -453,7 +467,7 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
     >>> from sklearn.datasets import load_iris
     >>> from shallowml import LinearSiamese_Supervised
     >>> X, y = load_iris(return_X_y=True)
-    >>> est = LinearSiamese_Supervised(loss="triplet", max_iter=5, random_state=0).fit(X, y)
+    >>> est = LinearSiamese_Supervised(loss="triplet", random_state=0).fit(X, y)
     >>> est.transform(X).shape
     (150, 4)
     """
@@ -510,6 +524,13 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         if early_stopping:
             tr, va = _split(y_codes.size, self.validation_fraction, rng, "samples")
             Xv, yv = Xs[va], y_codes[va]
+            counts = np.bincount(yv)
+            if counts.max() < 2 or np.count_nonzero(counts) < 2:
+                raise ValueError(
+                    "The early-stopping validation set holds no valid triplet (it needs 2 "
+                    "classes, one with 2 samples); increase validation_fraction or disable "
+                    "early_stopping."
+                )
             return self._adam(objective(Xs[tr], y_codes[tr]), tr.size, x0, rng=rng,
                               max_iter=max_iter, state=state,
                               val_fun=lambda x: triplet_loss_grad(x, Xv, yv, **kwargs)[0])
@@ -537,13 +558,14 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         else:
             I, J, yp = self._sample_pairs(y_codes, rng, strict=strict)
         if first:
-            x0 = self._initial_params(Xs, y_codes, I, J, n_components, rng)
-            self._adam_state = AdamState.zeros_like(x0)
+            x0 = self._initial_params(Xs, y_codes, I, J, n_components, rng, scale)
+            state = AdamState.zeros_like(x0)
         else:
             x0 = self._params
+            state = copy.deepcopy(self._adam_state)  # committed only if training succeeds
         if self.loss == "triplet":
             result = self._train_triplets(Xs, y_codes, x0, n_components, rng=rng,
-                                          state=self._adam_state, max_iter=max_iter,
+                                          state=state, max_iter=max_iter,
                                           early_stopping=early_stopping)
         elif I.size == 0:
             # partial_fit on a batch without usable pairs: nothing to learn from it
@@ -551,8 +573,9 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
                                   message="no pairs in the batch")
         else:
             result = self._train_pairs(Xs, I, J, yp, x0, n_components, rng=rng,
-                                       state=self._adam_state, max_iter=max_iter,
+                                       state=state, max_iter=max_iter,
                                        early_stopping=early_stopping)
+        self._adam_state = state
         return result, n_components, scale
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -7,6 +7,7 @@ finite, real components: directions without variance are mapped to zero.
 """
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -96,7 +97,10 @@ class LDA(MahalanobisMixin, BaseEstimator):
         Output dimension, at most ``min(n_features, n_classes - 1)``; default
         that maximum.
     reg : float, default=1e-6
-        Ridge added to the within-class scatter, relative to its mean eigenvalue.
+        Fraction of the total scatter added to the within-class scatter
+        (``S_w + reg * S_t``), so directions without within-class spread stay
+        finite; unlike a ridge on the identity it keeps LDA invariant to the
+        scale of each feature.
 
     Attributes
     ----------
@@ -159,9 +163,10 @@ class RCA(MahalanobisMixin, BaseEstimator):
         (as recommended by Bar-Hillel et al.); by default in all directions
         with non-zero variance, with output dimension ``n_features``.
     reg : float, default=1e-6
-        Ridge added to the within-chunk covariance, relative to its mean
-        eigenvalue, so directions constant inside every chunk get a large but
-        finite weight.
+        Fraction of the total covariance added to the within-chunk covariance
+        (``C + reg * S_t``), so directions constant inside every chunk get a
+        large but finite weight; features on very different scales are
+        treated alike.
 
     Attributes
     ----------
@@ -190,7 +195,10 @@ class RCA(MahalanobisMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit on ``X`` with chunk (or class) labels ``y``."""
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        check_classification_targets(y)
+        with warnings.catch_warnings():
+            # chunk ids are many small groups by design; not a regression target
+            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+            check_classification_targets(y)
         _, y_codes = np.unique(y, return_inverse=True)
         counts = np.bincount(y_codes)
         if counts.max() < 2:
@@ -205,7 +213,8 @@ class RCA(MahalanobisMixin, BaseEstimator):
         means /= counts[:, None]
         D = (Z - means[y_codes])[in_chunk]
         C = D.T @ D / D.shape[0]
-        A = symmetric_inverse_sqrt(C + self.reg * max(np.trace(C) / k, 1e-12) * np.eye(k))
+        T = Z.T @ Z / Z.shape[0]  # total covariance (Z is centred), positive definite
+        A = symmetric_inverse_sqrt(C + self.reg * T)
         if self.n_components is None:
             self.components_ = sub.basis[:, :k] @ A @ sub.basis[:, :k].T / sub.scale
         else:
@@ -282,7 +291,8 @@ class LFDA(MahalanobisMixin, BaseEstimator):
         ``components_`` are orthonormal in feature space, so the metric is a
         projection), 'plain' the raw generalised eigenvectors.
     reg : float, default=1e-6
-        Ridge on the local within-class scatter, relative to its mean eigenvalue.
+        Fraction of the local mixture scatter added to the local within-class
+        scatter (see ``LDA``).
 
     Attributes
     ----------

@@ -251,3 +251,21 @@ def test_lbfgs_nan_objective_raises():
 def test_solver_result_defaults():
     res = SolverResult(x=np.zeros(1), fun=0.0, n_iter=0, converged=True)
     assert res.history == [] and res.message == ""
+
+
+@pytest.mark.parametrize("cls", WHITENING, ids=lambda c: c.__name__)
+def test_mixed_feature_scales(cls):
+    """Up to 1e4 between feature scales every feature is kept; beyond 1e5 a warning says
+    that the smaller ones may be treated as constant (never a silent drop)."""
+    X, y = _data()
+    d = np.array([1e4, 1.0, 1.0, 1e2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        M = cls().fit(X * d, y).get_mahalanobis_matrix()
+    if cls is not LFDA:  # LFDA's local affinities are Euclidean, hence scale dependent
+        # the same metric as on unit scales, in data units: affine invariance
+        M1 = cls().fit(X, y).get_mahalanobis_matrix()
+        np.testing.assert_allclose(d[:, None] * M * d[None, :], M1, rtol=1e-5, atol=1e-7 * np.abs(M1).max())
+    with pytest.warns(UserWarning, match="The features of X differ in scale by a factor of 1.5e[+]06"):
+        L = cls().fit(X * np.array([1e6, 1.0, 1.0, 1.0]), y).components_
+    assert np.all(np.isfinite(L))

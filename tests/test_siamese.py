@@ -354,11 +354,27 @@ def test_too_large_learning_rate_raises_clear_error(est):
 def test_divergence_in_partial_fit_keeps_previous_state():
     X, y = _synthetic(90)
     est = LinearSiamese_Supervised(random_state=0).partial_fit(X, y)
-    before = est.components_.copy()
+    before, steps = est.components_.copy(), est._adam_state.t
     est.set_params(learning_rate=1e7)
     with pytest.raises(DivergenceError):
         est.partial_fit(X, y)
-    assert np.array_equal(est.components_, before)
+    assert np.array_equal(est.components_, before) and est._adam_state.t == steps
+
+
+@quiet
+@pytest.mark.parametrize("cls", [LinearSiamese, LinearSiamese_Supervised])
+def test_init_array_is_starting_components(cls):
+    X, y = _synthetic(60)
+    L0 = np.random.RandomState(0).randn(2, 30) * 1e-3
+    est = cls(n_components=2, init=L0, learning_rate=1e-12, max_iter=1, random_state=0)
+    if cls is LinearSiamese:
+        est.fit(*_pairs_data(60))
+    else:
+        est.fit(X * 1e3, y)  # the internal rescaling must not change the starting map
+    assert np.allclose(est.components_, L0, rtol=1e-6)
+    with pytest.raises(ValueError, match=re.escape("expected (n_components, n_features) = (3, 30)")):
+        est.set_params(n_components=3).fit(X, y) if cls is LinearSiamese_Supervised else est.set_params(
+            n_components=3).fit(*_pairs_data(60))
 
 
 @quiet

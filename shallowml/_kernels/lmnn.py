@@ -135,7 +135,7 @@ def rows_contained(indptr_a, indices_a, indptr_b, indices_b):
 
 
 @njit_parallel
-def lmnn_rows(X, Z, targets, indptr, indices, push_weight):
+def lmnn_rows(X, Z, targets, indptr, indices, push_weight, smoothing):
     """Loss terms and pair weights of the classic LMNN objective, row by row.
 
     For row ``i`` with targets ``j`` and candidate impostors ``l``::
@@ -145,6 +145,10 @@ def lmnn_rows(X, Z, targets, indptr, indices, push_weight):
     with ``d_ab = ||z_a - z_b||^2``. Locally the loss is
     ``sum_{(i, b)} w_ib ||L (x_i - x_b)||^2 + const`` with
     ``w_ij = (1 - mu) + mu * #{l active for j}`` and ``w_il = -mu * #{j active for l}``.
+
+    With ``smoothing = s > 0`` the hinge ``[h]_+`` is replaced by its Huber
+    smoothing (``h^2 / (2 s)`` on ``0 < h < s``, ``h - s / 2`` above), whose
+    derivative ``min(h / s, 1)`` replaces the counts; ``s = 0`` is the exact hinge.
 
     Returns
     -------
@@ -169,7 +173,7 @@ def lmnn_rows(X, Z, targets, indptr, indices, push_weight):
     deg_out = np.zeros(n)
     for i in numba.prange(n):
         dt = np.zeros(k)
-        cnt = np.zeros(k, dtype=np.int64)
+        cnt = np.zeros(k)
         loss = 0.0
         n_active = 0
         for j in range(k):
@@ -180,19 +184,24 @@ def lmnn_rows(X, Z, targets, indptr, indices, push_weight):
         for p in range(indptr[i], indptr[i + 1]):
             l = indices[p]
             dl = sq_dist(Z[i], Z[l])
-            m = 0
+            m = 0.0
             for j in range(k):
                 if targets[i, j] >= 0:
                     h = 1.0 + dt[j] - dl
                     if h > 0.0:
-                        loss += mu * h
-                        cnt[j] += 1
-                        m += 1
-            if m > 0:
+                        n_active += 1
+                        if h >= smoothing:
+                            loss += mu * (h - 0.5 * smoothing)
+                            cnt[j] += 1.0
+                            m += 1.0
+                        else:
+                            loss += mu * h * h / (2.0 * smoothing)
+                            cnt[j] += h / smoothing
+                            m += h / smoothing
+            if m > 0.0:
                 w = -mu * m
                 w_impostors[p] = w
                 deg_out[i] += w
-                n_active += m
                 for f in range(d):
                     WX[i, f] += w * X[l, f]
                 for f in range(c):

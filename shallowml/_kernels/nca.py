@@ -4,7 +4,7 @@ For an anchor ``i`` and every other sample ``j`` the kernel turns squared
 embedded distances ``d_ij`` into ``p_ij = softmax_j(-d_ij)`` (``p_ii = 0``)
 with a log-sum-exp shift by the row minimum, so coincident points (``d = 0``)
 and huge distances (where ``exp(-d)`` underflows for every ``j``) both give
-finite weights. It then overwrites the block with the gradient weights
+finite weights; terms below ``exp(-50)`` times the largest are treated as zero. It then overwrites the block with the gradient weights
 ``W_ij = p_ij * ([y_i == y_j] - p_i)`` where ``p_i = sum_{j: y_j = y_i} p_ij``.
 
 Rows are processed in parallel; each row only writes its own row of the block
@@ -15,6 +15,11 @@ import numba
 import numpy as np
 
 from ._options import njit_parallel
+
+# Terms exp(dmin - d) below exp(-50) ~ 2e-22 are set to zero (the largest term is 1):
+# even a million of them move the row sum by less than float64 round-off, and
+# skipping them saves most calls to exp (and libm's slow subnormal path).
+_LOG_NEGLIGIBLE = -50.0
 
 
 @njit_parallel
@@ -68,8 +73,7 @@ def nca_block_weights(block, sq_norms, rows, y, p_out):
                 block[r, j] = 0.0
                 continue
             t = dmin - block[r, j]
-            # below -745 exp underflows to 0 anyway; skipping it avoids libm's slow subnormal path
-            e = np.exp(t) if t > -745.0 else 0.0
+            e = np.exp(t) if t > _LOG_NEGLIGIBLE else 0.0
             block[r, j] = e
             s += e
             if y[j] == yi:
@@ -83,3 +87,24 @@ def nca_block_weights(block, sq_norms, rows, y, p_out):
             else:
                 block[r, j] *= -inv * pi
         p_out[r] = pi
+
+
+@njit_parallel
+def symmetrize_add(W, tile=64):
+    """Replace a square ``W`` by ``W + W^T`` in place.
+
+    Work is split into tiles of ``tile`` rows; the pair ``(i, j)``, ``i <= j``,
+    is only touched by the tile holding ``i``, so writes are disjoint.
+    """
+    n = W.shape[0]
+    n_tiles = (n + tile - 1) // tile
+    for t in numba.prange(n_tiles):
+        i0 = t * tile
+        i1 = min(i0 + tile, n)
+        for j0 in range(i0, n, tile):
+            j1 = min(j0 + tile, n)
+            for i in range(i0, i1):
+                for j in range(max(j0, i), j1):
+                    s = W[i, j] + W[j, i]
+                    W[i, j] = s
+                    W[j, i] = s

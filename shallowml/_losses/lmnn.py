@@ -99,13 +99,10 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
         parts_d.append(dist)
     truncated = max_pairs is not None and total > max_pairs
     if truncated:
-        # second pass with per-row quotas proportional to the counts
+        # count every row, then fill with per-row quotas proportional to the counts
         parts_idx, parts_d = [], []
         for row0, G in blocks():
-            if row0 >= counts.size or row0 > 0 and not counts[row0:].any() and False:
-                break
-            c = count_impostors_block(G, row0, Z, sqn, y_codes, radius) if row0 >= _counted(counts, row0) else counts[row0 : row0 + G.shape[0]]
-            counts[row0 : row0 + c.size] = c
+            counts[row0 : row0 + G.shape[0]] = count_impostors_block(G, row0, Z, sqn, y_codes, radius)
         total = int(counts.sum())
         caps = np.floor(counts * (max_pairs / total)).astype(np.int64)
         for row0, G in blocks():
@@ -124,8 +121,11 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
     return indptr, indices, dists, truncated
 
 
-def lmnn_evaluate(params, X, targets, indptr, indices, push_weight, n_components):
+def lmnn_evaluate(params, X, targets, indptr, indices, push_weight, n_components, smoothing=0.0):
     """Loss, gradient and diagnostics for the impostor list ``(indptr, indices)``.
+
+    ``smoothing > 0`` replaces the hinge by its Huber smoothing of that width
+    (see :func:`shallowml._kernels.lmnn.lmnn_rows`); 0 is the classic loss.
 
     Returns
     -------
@@ -138,11 +138,11 @@ def lmnn_evaluate(params, X, targets, indptr, indices, push_weight, n_components
     L = params.reshape(n_components, d)
     Z = X @ L.T
     loss_rows, active_rows, w_t, w_imp, WX, WZ, deg_out = lmnn_rows(
-        X, Z, targets, indptr, indices, float(push_weight)
+        X, Z, targets, indptr, indices, float(push_weight), float(smoothing)
     )
     deg = deg_out + column_sums(n, targets, w_t, indices, w_imp)
-    grad = Z.T @ (deg[:, None] * X) - Z.T @ WX - WZ.T @ X
-    grad *= 2.0
+    WX -= deg[:, None] * X
+    grad = -2.0 * (Z.T @ WX + WZ.T @ X)
     return float(np.sum(loss_rows)), grad.ravel(), int(active_rows.sum())
 
 

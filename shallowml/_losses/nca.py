@@ -18,7 +18,7 @@ one ``(block_rows, n)`` block of ``W`` are ever held in memory.
 
 import numpy as np
 
-from .._kernels.nca import nca_block_weights
+from .._kernels.nca import nca_block_weights, symmetrize_add
 
 
 def default_block_rows(n_samples, *, target_bytes=16 * 2**20):
@@ -80,25 +80,36 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, block_rows=None, scale=1.
     block_rows = int(max(1, min(block_rows, max(rows_all.size, 1))))
 
     AZ = np.zeros((n, k))
-    col_sums = np.zeros(n)
-    buf = np.empty((block_rows, n))
-    Zb1 = np.ones((block_rows, k + 1))
     p = np.empty(rows_all.size)
-    ZT = Z.T
-    for start in range(0, rows_all.size, block_rows):
-        rows = rows_all[start : start + block_rows]
-        b = rows.size
-        block = buf[:b]
-        Zb = Z[rows]
-        np.dot(Zb, ZT, out=block)
-        nca_block_weights(block, sq_norms, rows, y_codes, p[start : start + b])
-        # W_B Z goes to the anchor rows; W_B^T [Z_B, 1] gives W^T Z and the column sums
-        AZ[rows] += block @ Z
-        Zb1[:b, :k] = Zb
-        T = block.T @ Zb1[:b]
+    if anchors is None and block_rows >= n:
+        # one block holds all of W: form W + W^T in place, then a single product
+        # gives (W + W^T) Z and, in the last column, (W + W^T) 1 = W^T 1 = c
+        W = np.dot(Z, Z.T)
+        nca_block_weights(W, sq_norms, rows_all, y_codes, p)
+        symmetrize_add(W)
+        T = W @ np.hstack([Z, np.ones((n, 1))])
+        del W
         AZ += T[:, :k]
-        col_sums += T[:, k]
-    AZ -= col_sums[:, None] * Z
+        AZ -= T[:, k : k + 1] * Z
+    else:
+        col_sums = np.zeros(n)
+        buf = np.empty((block_rows, n))
+        Zb1 = np.ones((block_rows, k + 1))
+        ZT = Z.T
+        for start in range(0, rows_all.size, block_rows):
+            rows = rows_all[start : start + block_rows]
+            b = rows.size
+            block = buf[:b]
+            Zb = Z[rows]
+            np.dot(Zb, ZT, out=block)
+            nca_block_weights(block, sq_norms, rows, y_codes, p[start : start + b])
+            # W_B Z goes to the anchor rows; W_B^T [Z_B, 1] gives W^T Z and the column sums
+            AZ[rows] += block @ Z
+            Zb1[:b, :k] = Zb
+            T = block.T @ Zb1[:b]
+            AZ += T[:, :k]
+            col_sums += T[:, k]
+        AZ -= col_sums[:, None] * Z
     loss = -scale * float(np.sum(p))
     grad = (-2.0 * scale) * (AZ.T @ X)
     return loss, grad.ravel()

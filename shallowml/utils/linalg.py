@@ -94,16 +94,26 @@ def principal_subspace(X, *, rtol=1e-10):
     return mean, Vt[keep].T, var[keep] * scale**2 / max(X.shape[0], 1)
 
 
-def symmetric_inverse_sqrt(S, *, reg=0.0):
+def symmetric_inverse_sqrt(S, *, reg=0.0, rtol=1e-12):
     """Return ``S^{-1/2}`` for a symmetric positive (semi-)definite ``S``.
 
-    ``reg`` times the mean eigenvalue is added to the spectrum first; zero
-    eigenvalues that remain map to zero (pseudo-inverse).
+    ``reg`` times the mean eigenvalue is added to the spectrum first;
+    eigenvalues that remain below ``rtol`` times the largest one are treated
+    as zero and map to zero (pseudo-inverse). ``rtol`` is well above the
+    eigensolver's round-off (about ``n * eps``), which would otherwise be
+    inverted into huge spurious weights for singular ``S``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.utils.linalg import symmetric_inverse_sqrt
+    >>> symmetric_inverse_sqrt(np.diag([4.0, 0.0])).tolist()
+    [[0.5, 0.0], [0.0, 0.0]]
     """
     w, V = linalg.eigh(S, check_finite=False)
     w = np.clip(w, 0.0, None)
     w = w + reg * max(w.mean(), 0.0) if w.size else w
     inv = np.zeros_like(w)
-    pos = w > np.finfo(np.float64).eps * max(w.max(initial=0.0), np.finfo(np.float64).tiny)
+    pos = w > rtol * max(w.max(initial=0.0), np.finfo(np.float64).tiny)
     inv[pos] = 1.0 / np.sqrt(w[pos])
     return (V * inv) @ V.T

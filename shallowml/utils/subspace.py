@@ -8,6 +8,8 @@ scaled inputs as easy as unit-scaled ones. A map ``A`` learned on ``Z`` is
 ``A @ P.T / scale`` on ``X``.
 """
 
+import warnings
+
 import numpy as np
 
 from .linalg import principal_subspace
@@ -47,6 +49,19 @@ class ScaledSubspace:
                 "no metric can be learned."
             )
         Xs = (X - mean) / scale
+        col = np.abs(Xs).max(axis=0)
+        col = col[col > 0]
+        if col.min(initial=1.0) < np.sqrt(rtol):
+            # such a feature's variance is below rtol of the largest: it may be
+            # dropped as if it were constant. Say so instead of failing silently.
+            warnings.warn(
+                f"The features of X differ in scale by a factor of {1.0 / col.min():.1e} "
+                f"(more than {1.0 / np.sqrt(rtol):.0e}): directions with less than {rtol:.0e} "
+                "of the largest variance are treated as constant and get no weight. "
+                "Standardize X first (e.g. StandardScaler) to keep every feature.",
+                UserWarning,
+                stacklevel=4,
+            )
         _, self.basis, _ = principal_subspace(Xs, rtol=rtol)
         self.scale = scale
         self.Z = Xs @ self.basis

@@ -1,0 +1,262 @@
+"""Tests for ITML (shallowml/itml.py) and its projection kernel (shallowml/_kernels/itml.py)."""
+
+import pickle
+import re
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.preprocessing import StandardScaler
+
+from shallowml import ITML, ITML_Supervised
+from shallowml._kernels.itml import itml_sweep
+from shallowml.constraints import pairs_from_indices, positive_negative_pairs
+from shallowml.itml import itml_solve
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _reference_sweep(V, sign, xi, lam, A, gamma_proj, inv_gamma):
+    """Plain numpy cyclic projections (Davis et al. 2007, Algorithm 1)."""
+    n_updates = 0
+    for k in range(V.shape[0]):
+        v = V[k]
+        Av = A @ v
+        p = v @ Av
+        if not p > np.finfo(np.float64).tiny:
+            continue
+        s = sign[k]
+        alpha = min(lam[k], gamma_proj * s * (1.0 / p - 1.0 / xi[k]))
+        if alpha == 0.0:
+            continue
+        beta = s * alpha / (1.0 - s * alpha * p)
+        xi[k] = 1.0 / (1.0 / xi[k] + s * alpha * inv_gamma)
+        lam[k] -= alpha
+        A += beta * np.outer(Av, Av)
+        n_updates += 1
+    return n_updates
+
+
+@pytest.fixture(scope="module")
+def iris_pairs():
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    pos, neg = positive_negative_pairs(y, 40, random_state=0)
+    pairs, py = pairs_from_indices(X, pos, neg)
+    order = np.random.RandomState(1).permutation(py.size)
+    return pairs[order], py[order]
+
+
+def _psd_check(M):
+    np.testing.assert_array_equal(M, M.T)
+    w = np.linalg.eigvalsh(M)
+    assert w.min() >= -1e-10 * w.max()
+
+
+@pytest.mark.parametrize("gamma", [1.0, 10.0, np.inf])
+def test_kernel_matches_numpy_reference(gamma):
+    rng = np.random.RandomState(0)
+    V = rng.randn(40, 5)
+    V[3] = 0.0  # zero difference: skipped
+    V[7] = V[5]  # duplicate constraint
+    V[:, 4] *= 0.0  # a feature that never varies
+    sign = np.where(rng.rand(40) < 0.5, 1.0, -1.0)
+    gp = 1.0 if np.isinf(gamma) else gamma / (gamma + 1)
+    ig = 0.0 if np.isinf(gamma) else 1 / gamma
+    state = [np.where(sign > 0, 1.0, 8.0), np.zeros(40), np.eye(5)]
+    ref = [a.copy() for a in state]
+    for _ in range(5):
+        n1 = itml_sweep(V, sign, *state, gp, ig)
+        n2 = _reference_sweep(V, sign, *ref, gp, ig)
+        # with hard constraints, re-projecting onto a tight constraint gives a
+        # round-off sized alpha that may be exactly 0 in one implementation only
+        assert n1 == n2 or (np.isinf(gamma) and abs(n1 - n2) <= 2)
+    for a, b in zip(state, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert np.all(state[1] >= 0)  # duals stay non-negative
+    assert state[1][3] == 0.0
+    assert np.all(state[2][4] == np.eye(5)[4])  # the null direction is untouched
+
+
+def test_fit_psd_symmetric_and_components(iris_pairs):
+    pairs, y = iris_pairs
+    itml = ITML(max_iter=50).fit(pairs, y)
+    M = itml.get_mahalanobis_matrix()
+    _psd_check(M)
+    d2 = np.einsum("ij,jk,ik->i", pairs[:, 0] - pairs[:, 1], M, pairs[:, 0] - pairs[:, 1])
+    np.testing.assert_allclose(itml.pair_distance(pairs) ** 2, d2, rtol=1e-8)
+    assert itml.components_.shape == (4, 4) and itml.n_features_in_ == 4
+    assert 1 <= itml.n_iter_ <= 50
+    assert itml.bounds_.shape == (2,) and itml.bounds_[0] < itml.bounds_[1]
+    # threshold_ is the training-accuracy calibration
+    t = itml.threshold_
+    assert itml.calibrate_threshold(pairs, y, strategy="accuracy").threshold_ == t
+    assert itml.score(pairs, y) > 0.9
+
+
+def test_constraints_satisfied_on_feasible_problem():
+    # similar pairs differ along axis 0, dissimilar along axis 1: feasible
+    rng = np.random.RandomState(0)
+    n = 20
+    a = rng.randn(2 * n, 3)
+    diff = np.zeros((2 * n, 3))
+    diff[:n, 0] = rng.uniform(1, 2, n)
+    diff[n:, 1] = rng.uniform(0.2, 0.5, n)
+    diff[:, 2] = rng.uniform(-0.1, 0.1, 2 * n)
+    pairs = np.stack([a, a + diff], axis=1)
+    y = np.r_[np.ones(n), -np.ones(n)]
+    u, l = 0.5, 4.0
+    itml = ITML(gamma=1e8, bounds=(u, l), max_iter=5000, tol=1e-9).fit(pairs, y)
+    d2 = itml.pair_distance(pairs) ** 2
+    assert d2[:n].max() <= u * (1 + 1e-3)
+    assert d2[n:].min() >= l * (1 - 1e-3)
+    np.testing.assert_allclose(itml.bounds_, [u, l])
+    np.testing.assert_array_equal(itml.predict(pairs), y)
+    _psd_check(itml.get_mahalanobis_matrix())
+
+
+def test_satisfied_constraints_keep_the_prior():
+    pairs = np.array([[[0.0, 0.0], [0.1, 0.0]], [[0.0, 0.0], [3.0, 0.0]]])
+    itml = ITML(bounds=(1.0, 2.0)).fit(pairs, [1, -1])
+    np.testing.assert_allclose(itml.get_mahalanobis_matrix(), np.eye(2))
+    assert itml.n_iter_ == 1
+    prior = np.array([[2.0, 0.5], [0.5, 1.0]])
+    itml = ITML(bounds=(1e-3, 1e-2), prior=prior).fit(pairs, [-1, -1])
+    np.testing.assert_allclose(itml.get_mahalanobis_matrix(), prior)
+
+
+def test_logdet_optimum_matches_cvxpy():
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.RandomState(1)
+    d, n = 3, 6
+    V = rng.randn(n, d)
+    sign = np.array([1, 1, 1, -1, -1, -1.0])
+    u, l = 0.5, 6.0
+    M, _, res = itml_solve(V, sign, gamma=np.inf, bounds=(u, l), max_iter=20000, tol=1e-12)
+    assert res.converged
+    X = cp.Variable((d, d), PSD=True)
+    cons = [cp.quad_form(v, X) <= u if s > 0 else cp.quad_form(v, X) >= l for v, s in zip(V, sign)]
+    prob = cp.Problem(cp.Minimize(cp.trace(X) - cp.log_det(X)), cons)
+    prob.solve()
+    assert prob.status == "optimal"
+    obj = np.trace(M) - np.linalg.slogdet(M)[1]
+    assert obj == pytest.approx(prob.value, rel=1e-4, abs=1e-4)
+    np.testing.assert_allclose(M, X.value, atol=2e-3 * np.abs(M).max())
+
+
+def test_scale_invariance(iris_pairs):
+    pairs, y = iris_pairs
+    base = ITML(max_iter=20).fit(pairs, y)
+    for s in (1e-120, 1e120):
+        est = ITML(max_iter=20).fit(pairs * s, y)
+        # identity prior: default bounds scale with the data, M does not change
+        np.testing.assert_allclose(est.get_mahalanobis_matrix(), base.get_mahalanobis_matrix(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(est.predict(pairs * s), base.predict(pairs))
+        cov = ITML(max_iter=20, prior="covariance").fit(pairs * s, y)
+        assert np.all(np.isfinite(cov.components_))
+        np.testing.assert_array_equal(cov.predict(pairs * s), ITML(max_iter=20, prior="covariance").fit(pairs, y).predict(pairs))
+
+
+def test_covariance_prior_constant_feature():
+    X, y = load_iris(return_X_y=True)
+    X = np.c_[X, np.full(len(X), 3.0)]  # constant feature (like empty digits pixels)
+    est = ITML_Supervised(prior="covariance", max_iter=30, random_state=0).fit(X, y)
+    assert np.all(np.isfinite(est.components_))
+    np.testing.assert_allclose(est.components_[:, -1], 0.0, atol=1e-12)
+    _psd_check(est.get_mahalanobis_matrix())
+
+
+def test_degenerate_inputs(iris_pairs):
+    pairs, y = iris_pairs
+    # zero-difference pairs are ignored, not divided by
+    p2 = pairs.copy()
+    p2[:5, 1] = p2[:5, 0]
+    est = ITML(max_iter=20).fit(p2, y)
+    assert np.all(np.isfinite(est.components_))
+    # only similar (or only dissimilar) pairs
+    est = ITML(max_iter=20).fit(pairs[y > 0], y[y > 0])
+    _psd_check(est.get_mahalanobis_matrix())
+    assert np.all(est.predict(pairs[y > 0]) == 1)
+    est = ITML(max_iter=20).fit(pairs[y < 0], y[y < 0])
+    assert np.all(est.predict(pairs[y < 0]) == -1)
+    with pytest.raises(ValueError, match=re.escape("Every pair has two identical points (zero difference); nothing to learn.")):
+        ITML().fit(np.ones((3, 2, 2)), [1, -1, 1])
+    bad = pairs.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ITML().fit(bad, y)
+    with pytest.raises(ValueError, match=re.escape("Pair labels must be -1 (dissimilar) or +1 (similar), got [0, 1].")):
+        ITML().fit(pairs, (y > 0).astype(int))
+    with pytest.raises(ValueError, match=re.escape("pairs must be a 3-D array of shape (n_pairs, 2, n_features)")):
+        ITML().fit(pairs[:, 0], y)
+
+
+def test_parameter_errors(iris_pairs):
+    pairs, y = iris_pairs
+    with pytest.raises(ValueError, match=re.escape("bounds must be two positive finite numbers (u, l), got (1, 0).")):
+        ITML(bounds=(1, 0)).fit(pairs, y)
+    with pytest.raises(ValueError, match=re.escape("prior must be 'identity', 'covariance' or an array of shape (4, 4), got shape (3, 3).")):
+        ITML(prior=np.eye(3)).fit(pairs, y)
+    with pytest.raises(ValueError, match=re.escape("prior must be a symmetric matrix.")):
+        ITML(prior=np.triu(np.ones((4, 4)))).fit(pairs, y)
+    with pytest.raises(ValueError, match=re.escape("prior must be positive semi-definite and non-zero")):
+        ITML(prior=-np.eye(4)).fit(pairs, y)
+    with pytest.raises(ValueError, match="gamma"):
+        ITML(gamma=0).fit(pairs, y)
+    with pytest.raises(ValueError, match="prior"):
+        ITML(prior="random").fit(pairs, y)
+    X, yc = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=re.escape("Cannot sample 5000 distinct similar pairs: only 3675 exist")):
+        ITML_Supervised(n_constraints=5000, random_state=0).fit(X, yc)
+    with pytest.raises(ValueError, match=re.escape("ITML_Supervised needs samples of at least 2 classes; got 1 class.")):
+        ITML_Supervised().fit(X, np.zeros(len(X)))
+
+
+def test_convergence_warning_and_verbose(iris_pairs, capsys):
+    pairs, y = iris_pairs
+    with pytest.warns(ConvergenceWarning, match=re.escape("ITML did not converge after 2 iterations")):
+        est = ITML(max_iter=2).fit(pairs, y)
+    assert est.n_iter_ == 2
+    ITML(max_iter=3, verbose=True).fit(pairs, y)
+    out = capsys.readouterr().out
+    assert out.count("[ITML] sweep") == 3
+
+
+def test_supervised_deterministic_and_defaults():
+    X, y = load_iris(return_X_y=True)
+    a = ITML_Supervised(max_iter=30, random_state=0).fit(X, y)
+    b = ITML_Supervised(max_iter=30, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    c = ITML_Supervised(max_iter=30, random_state=1).fit(X, y)
+    assert not np.array_equal(a.components_, c.components_)
+    np.testing.assert_array_equal(a.classes_, [0, 1, 2])
+    # default n_constraints = 20 * n_classes^2 of each kind: equals fitting ITML on those pairs
+    pos, neg = positive_negative_pairs(y, 180, random_state=np.random.RandomState(0))
+    pairs, py = pairs_from_indices(X, pos, neg)
+    d = ITML(max_iter=30).fit(pairs, py)
+    np.testing.assert_allclose(a.components_, d.components_, rtol=1e-12, atol=1e-12)
+    # small classes: the default is capped at the available pairs
+    e = ITML_Supervised(max_iter=5, random_state=0).fit(X[::10], y[::10])
+    assert np.all(np.isfinite(e.components_))
+
+
+def test_pairs_api_model_selection(iris_pairs):
+    pairs, y = iris_pairs
+    itml = ITML(gamma=2.0, max_iter=20)
+    assert clone(itml).get_params() == itml.get_params()
+    assert itml.set_params(gamma=3.0).gamma == 3.0
+    itml.fit(pairs, y)
+    again = pickle.loads(pickle.dumps(itml))
+    np.testing.assert_array_equal(again.components_, itml.components_)
+    np.testing.assert_array_equal(again.predict(pairs), itml.predict(pairs))
+    assert again.threshold_ == itml.threshold_
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    scores = cross_val_score(ITML(max_iter=20), pairs, y, cv=cv)
+    assert scores.shape == (3,) and np.all(scores > 0.8)
+    grid = GridSearchCV(ITML(max_iter=20), {"gamma": [0.5, 5.0]}, cv=cv, scoring="accuracy").fit(pairs, y)
+    assert grid.best_params_["gamma"] in (0.5, 5.0)
+    assert grid.predict(pairs).shape == y.shape
+    assert ITML()._common_check_instance().__class__ is ITML_Supervised
