@@ -39,8 +39,9 @@ Protocol
 
 Outputs (in ``--out``, default ``benchmarks/results``): ``results.md`` (markdown
 tables), ``results.csv`` (one row per dataset and method), ``runs.csv`` (one row
-per split), ``errors.png`` (error bars per dataset) and ``fit_time.png`` (fit
-time against the number of fitted samples).
+per split), ``error_table.csv`` (the error table, for the docs), ``errors.png``
+(error bars per dataset) and ``fit_time.png`` (fit time against the number of
+fitted samples).
 """
 
 import argparse
@@ -491,6 +492,28 @@ def _reference_pairs(methods):
     return pairs
 
 
+def error_table(summary, info):
+    """Rows of the error table (dataset x method, 'mean +- std' strings) for CSV / reST."""
+    datasets = list(dict.fromkeys(r["dataset"] for r in summary))
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    cell = {(r["dataset"], r["method"]): r for r in summary}
+    rows = []
+    for d in datasets:
+        fi = info["datasets"][d]
+        row = {"dataset": d, "n_train": fi["n_train"], "d": fi["n_features"],
+               "split": "official" if fi["split"] == "official" else "70/30"}
+        for m in methods:
+            r = cell.get((d, m))
+            if r is None or not np.isfinite(r["error_mean"]):
+                row[m] = "-" if r is None else "fail"
+            else:
+                row[m] = f"{r['error_mean']:.3f}" + (f" ± {r['error_std']:.3f}" if r["n_splits"] > 1 else "")
+                if r["status"] != "ok" or r["n_fit"] < fi["n_train"]:
+                    row[m] += "*"
+        rows.append(row)
+    return rows
+
+
 def write_csv(path, rows):
     if not rows:
         return
@@ -553,13 +576,14 @@ def main(argv=None):
     (out / "results.md").write_text(md)
     write_csv(out / "results.csv", summary)
     write_csv(out / "runs.csv", runs)
+    write_csv(out / "error_table.csv", error_table(summary, info))
     if not args.no_plots and summary:
         from .plots import plot_errors, plot_fit_times
 
         plot_errors(summary, out / "errors.png")
         plot_fit_times(summary, out / "fit_time.png")
     print(md)
-    _log(f"wrote {out}/results.md, results.csv, runs.csv" + ("" if args.no_plots else ", errors.png, fit_time.png"))
+    _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv" + ("" if args.no_plots else ", errors.png, fit_time.png"))
     return summary
 
 

@@ -6,10 +6,11 @@ kernels compile on first use.
 """
 
 from .itml import ITML, ITML_Supervised
+from .lmnn import LMNN
 from .nca import NCA
 from .siamese import LinearSiamese, LinearSiamese_Supervised
 from .whitening import LDA, LFDA, RCA, Covariance
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Covariance", "ITML", "ITML_Supervised", "LDA", "LFDA", "NCA", "LinearSiamese", "LinearSiamese_Supervised", "RCA", "__version__"]
+__all__ = ["Covariance", "ITML", "ITML_Supervised", "LDA", "LFDA", "LMNN", "NCA", "LinearSiamese", "LinearSiamese_Supervised", "RCA", "__version__"]

@@ -71,31 +71,8 @@ def _prior_matrix(prior, points, s, d):
     return M0, 1.0
 
 
-def itml_solve(V, sign, *, gamma=1.0, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
-               points=None, verbose=False):
-    """Solve ITML for pair differences ``V`` with labels ``sign``.
-
-    Parameters
-    ----------
-    V : ndarray of shape (n_constraints, n_features)
-        Differences ``x - x'`` of the pairs, processed in this order.
-    sign : ndarray of shape (n_constraints,)
-        +1 for similar, -1 for dissimilar pairs.
-    gamma, prior, bounds, max_iter, tol, verbose
-        As in :class:`ITML`.
-    points : ndarray of shape (n_points, n_features), default=None
-        Points whose covariance defines ``prior='covariance'``.
-
-    Returns
-    -------
-    M : ndarray of shape (n_features, n_features)
-        Learned symmetric PSD matrix.
-    bounds : ndarray of shape (2,)
-        ``(u, l)`` used, on squared distances.
-    result : :class:`~shallowml._solvers.result.SolverResult`
-        ``x`` is ``M``; ``fun`` the final relative change of the duals;
-        ``history`` the relative change per sweep.
-    """
+def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
+    """ITML in the rescaled problem; the metric is ``A / f``."""
     V = np.asarray(V, dtype=np.float64)
     sign = np.asarray(sign, dtype=np.float64)
     d = V.shape[1]
@@ -105,7 +82,7 @@ def itml_solve(V, sign, *, gamma=1.0, prior="identity", bounds=None, max_iter=10
     Vs = np.ascontiguousarray(V / s)
     M0, f = _prior_matrix(prior, points if points is not None else V, s, d)
     if bounds is None:
-        sq = np.einsum("ij,jk,ik->i", Vs, M0, Vs)
+        sq = np.sum((Vs @ M0) * Vs, axis=1)
         sq = sq[sq > 0]
         if sq.size == 0:
             raise ValueError("Every pair has zero distance under the prior; nothing to learn.")
@@ -131,8 +108,7 @@ def itml_solve(V, sign, *, gamma=1.0, prior="identity", bounds=None, max_iter=10
     for n_iter in range(1, max_iter + 1):
         lam_old = lam.copy()
         n_updates = itml_sweep(Vs, sign, xi, lam, A, gamma_proj, inv_gamma)
-        A += A.T  # remove round-off asymmetry of the rank-one updates
-        A *= 0.5
+        A[:] = 0.5 * (A + A.T)  # remove round-off asymmetry of the rank-one updates
         normsum = np.linalg.norm(lam) + np.linalg.norm(lam_old)
         conv = 0.0 if normsum == 0.0 else float(np.abs(lam_old - lam).sum() / normsum)
         history.append(conv)
@@ -143,15 +119,53 @@ def itml_solve(V, sign, *, gamma=1.0, prior="identity", bounds=None, max_iter=10
             break
     if not np.all(np.isfinite(A)):
         raise ValueError("ITML diverged (non-finite metric); check the bounds and the data scale.")
-    M = 0.5 * (A + A.T) / f
     message = "converged" if converged else f"relative dual change {conv:.3g} > tol={tol}"
-    return M, bounds_used, SolverResult(M, conv, n_iter, converged, message, history)
+    return A, f, bounds_used, SolverResult(A, conv, n_iter, converged, message, history)
 
 
-def _finish(est, M, bounds_used, result):
+def itml_solve(V, sign, *, gamma=1.0, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
+               points=None, verbose=False):
+    """Solve ITML for pair differences ``V`` with labels ``sign``.
+
+    Parameters
+    ----------
+    V : ndarray of shape (n_constraints, n_features)
+        Differences ``x - x'`` of the pairs, processed in this order.
+    sign : ndarray of shape (n_constraints,)
+        +1 for similar, -1 for dissimilar pairs.
+    gamma, prior, bounds, max_iter, tol, verbose
+        As in :class:`ITML`.
+    points : ndarray of shape (n_points, n_features), default=None
+        Points whose covariance defines ``prior='covariance'``.
+
+    Returns
+    -------
+    M : ndarray of shape (n_features, n_features)
+        Learned symmetric PSD matrix.
+    bounds : ndarray of shape (2,)
+        ``(u, l)`` used, on squared distances.
+    result : :class:`~shallowml._solvers.result.SolverResult`
+        ``fun`` is the final relative change of the duals and ``history``
+        the relative change per sweep.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.itml import itml_solve
+    >>> V = np.array([[0.0, 2.0], [1.0, 0.0]])
+    >>> M, bounds, res = itml_solve(V, [1, -1], gamma=np.inf, bounds=(1.0, 4.0))
+    >>> np.round(np.sum((V @ M) * V, axis=1), 6).tolist()
+    [1.0, 4.0]
+    """
+    A, f, bounds_used, result = _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose)
+    return A / f, bounds_used, result
+
+
+def _finish(est, A, f, bounds_used, result):
     est.bounds_ = bounds_used
     est.n_iter_ = result.n_iter
-    est.components_ = components_from_metric(M)
+    # M = A / f: factor the well-scaled A, then rescale L (no overflow of M)
+    est.components_ = components_from_metric(A) / np.sqrt(f)
     result.warn_if_not_converged(type(est).__name__)
 
 
@@ -270,12 +284,11 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         pairs = check_pairs(pairs)
         y = check_pair_labels(y, pairs.shape[0])
         self.n_features_in_ = pairs.shape[2]
-        M, bounds_used, result = itml_solve(
-            pairs[:, 0, :] - pairs[:, 1, :], y, gamma=self.gamma, prior=self.prior, bounds=self.bounds,
-            max_iter=self.max_iter, tol=self.tol, points=pairs.reshape(-1, pairs.shape[2]),
-            verbose=self.verbose,
+        fitted = _itml_solve(
+            pairs[:, 0, :] - pairs[:, 1, :], y, self.gamma, self.prior, self.bounds, self.max_iter,
+            self.tol, pairs.reshape(-1, pairs.shape[2]), self.verbose,
         )
-        _finish(self, M, bounds_used, result)
+        _finish(self, *fitted)
         self.calibrate_threshold(pairs, y, strategy="accuracy")
         return self
 
@@ -367,11 +380,10 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         ind = np.concatenate((pos, neg))
         V = X[ind[:, 0]] - X[ind[:, 1]]
         sign = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
-        M, bounds_used, result = itml_solve(
-            V, sign, gamma=self.gamma, prior=self.prior, bounds=self.bounds, max_iter=self.max_iter,
-            tol=self.tol, points=X, verbose=self.verbose,
+        fitted = _itml_solve(
+            V, sign, self.gamma, self.prior, self.bounds, self.max_iter, self.tol, X, self.verbose
         )
-        _finish(self, M, bounds_used, result)
+        _finish(self, *fitted)
         return self
 
     def __sklearn_tags__(self):

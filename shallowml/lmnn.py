@@ -27,10 +27,13 @@ from .utils.validation import check_class_sizes
 
 # Candidate impostors are searched within this factor times the squared margin
 # radius, so that the list stays complete while L moves during one round.
-_CANDIDATE_SLACK = 2.0
+_CANDIDATE_SLACK = 1.5
 _MAX_ROUNDS = 50
 # L-BFGS iterations of the first round; each further round may take twice as many
 _FIRST_ROUND_ITER = 10
+# Huber smoothing widths of the hinge, one stage each; the last stage (0) is the
+# exact LMNN objective. Smoothed stages avoid L-BFGS stalling at the kinks.
+_SMOOTHING = (0.1, 0.01, 0.0)
 # the stopping rule averages the relative objective decrease over this many iterations
 _WINDOW = 5
 
@@ -49,13 +52,16 @@ class LMNN(MahalanobisMixin, BaseEstimator):
     It is convex in ``M = L^T L`` (an SDP); for ``n_components = n_features``
     the L-BFGS solution reaches the SDP optimum on small problems (see the
     tests). Impostors are handled with an *active set*: each round searches
-    all pairs ``(i, l)`` of different classes within twice the squared
+    all pairs ``(i, l)`` of different classes within 1.5 times the squared
     margin radius ``max_j d_ij + 1`` (blocked numba search, memory
     O(n * k + number of pairs)), then L-BFGS minimises the objective with
     the push sum over that list, hinges evaluated exactly. After each round
     the exact impostor set at the new ``L`` is computed; fitting stops when
     it is contained in the list used (then the objective optimised equals
-    the true objective near the solution) and L-BFGS converged.
+    the true objective near the solution) and L-BFGS converged. L-BFGS
+    stalls at the kinks of the hinge, so the first stages minimise a Huber
+    smoothing of the hinge (widths 0.1, then 0.01) and the last stage the
+    exact objective, each warm-started from the previous one.
 
     Parameters
     ----------
@@ -76,7 +82,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         term gets ``1 - mu``.
     max_iter : int, default=200
         Maximum total number of L-BFGS iterations (over all rounds).
-    tol : float, default=1e-4
+    tol : float, default=1e-3
         Stop when the objective decreases by less than ``tol`` (relative) per
         iteration, averaged over the last 5 iterations, and the impostor
         list used is complete. Also L-BFGS's gradient tolerance on the
@@ -93,8 +99,9 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         Called as ``callback(components, n_iter)`` after every L-BFGS
         iteration, with ``components`` the current ``L`` (a copy).
     verbose : int, default=0
-        When positive, print a table per iteration: iteration, objective,
-        active triplets, step length ``||L_t - L_{t-1}||_F`` and elapsed time.
+        When positive, print a table per iteration: iteration, objective
+        (smoothed during the first stages), active triplets, step length
+        ``||L_t - L_{t-1}||_F`` and elapsed time.
     random_state : int, RandomState instance or None, default=None
         Used by ``init='random'`` and ``init='pca'``. Results are
         deterministic for a fixed value, whatever the number of threads.
@@ -162,7 +169,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         init="auto",
         push_weight=0.5,
         max_iter=200,
-        tol=1e-4,
+        tol=1e-3,
         max_impostors=10_000_000,
         warm_start=False,
         callback=None,
@@ -258,9 +265,11 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             np.cumsum(np.bincount(rows[keep], minlength=n), out=sub_ptr[1:])
             return sub_ptr, indices[keep]
 
-        def make_fun(indptr, indices):
+        def make_fun(indptr, indices, smoothing):
             def fun(x):
-                loss, grad, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
+                loss, grad, active = lmnn_evaluate(
+                    x, X, targets, indptr, indices, mu, n_components, smoothing
+                )
                 state["x"], state["loss"], state["active"] = x.copy(), loss, active
                 return loss / n, grad / n
 
@@ -291,6 +300,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         warned = False
         converged = False
         message = "maximum number of rounds reached"
+        stage = 0
         for rnd in range(_MAX_ROUNDS):
             if truncated and not warned:
                 warnings.warn(
@@ -305,7 +315,8 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             round_iter = min(self.max_iter - state["iter"], _FIRST_ROUND_ITER * 2**rnd)
             state["trace"], state["stalled"] = [], False
             res = minimize_lbfgs(
-                make_fun(indptr, indices), x, max_iter=round_iter, tol=self.tol, callback=on_iter
+                make_fun(indptr, indices, _SMOOTHING[stage]), x, max_iter=round_iter, tol=self.tol,
+                callback=on_iter,
             )
             history.extend(h * n for h in res.history)
             x = res.x
@@ -315,6 +326,9 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
             round_done = state["stalled"] or res.n_iter < round_iter
             if round_done and (complete or truncated):
+                if stage + 1 < len(_SMOOTHING):
+                    stage += 1
+                    continue
                 converged = True
                 message = "objective decrease below tol" if state["stalled"] else res.message
                 break

@@ -42,7 +42,7 @@ def _make(cls, random_state=0):
     if "random_state" in params:
         est.set_params(random_state=random_state)
     if isinstance(params.get("max_iter"), int):
-        est.set_params(max_iter=min(params["max_iter"], 30))
+        est.set_params(max_iter=min(params["max_iter"], 10))
     return est
 
 

@@ -226,3 +226,26 @@ def test_parallel_equals_single_thread(rng):
     np.testing.assert_array_equal(D1, D2)
     np.testing.assert_array_equal(n1[0], n2[0])
     np.testing.assert_array_equal(n1[1], n2[1])
+
+
+# ---------------------------------------------------------- compile conventions
+def _kernel_dispatchers():
+    import importlib
+    import pkgutil
+
+    import shallowml._kernels as kernels
+
+    for info in pkgutil.iter_modules(kernels.__path__):
+        mod = importlib.import_module(f"shallowml._kernels.{info.name}")
+        for name, obj in vars(mod).items():
+            if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == mod.__name__:
+                yield pytest.param(obj, id=f"{info.name}.{name}")
+
+
+@pytest.mark.parametrize("kernel", list(_kernel_dispatchers()))
+def test_kernel_options_follow_conventions(kernel):
+    """No fastmath (NaN/inf may occur); parallel kernels are never disk-cached (STYLE 6, 7)."""
+    opts = kernel.targetoptions
+    assert not opts.get("fastmath"), "fastmath is not allowed in shallowml kernels"
+    if opts.get("parallel"):
+        assert type(kernel._cache).__name__ == "NullCache", "parallel kernels must not use cache=True"

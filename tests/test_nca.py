@@ -286,3 +286,28 @@ def test_stochastic_mode_converges_on_synthetic_problem():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         np.testing.assert_array_equal(again.fit(X, y).components_, other.fit(X, y).components_)
+
+
+def test_benchmark_worker_reports(tmp_path):
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks import bench_nca
+
+    X, y = load_iris(return_X_y=True)
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    args = {"impl": "shallowml", "data": str(tmp_path / "data.npz"), "params": {"max_iter": 5},
+            "out": str(tmp_path / "L.npy")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        report = bench_nca.worker(args)
+    assert report["n_iter"] <= 5 and report["fit_time"] > 0 and report["peak_mb"] >= 0
+    L = np.load(tmp_path / "L.npy")
+    assert L.shape == (4, 4)
+    assert 0.0 <= bench_nca.knn_error(L, X, y, X, y) < 0.1
+    row = {"dataset": "iris", "impl": "shallowml", "n": 150, "d": 4, "fit_time": 1.0,
+           "warmup_time": 0.5, "n_iter": 5, "objective": 140.0, "knn3_error": 0.04, "peak_mb": 1.0}
+    assert "iris" in bench_nca.format_table([row])

@@ -64,7 +64,7 @@ def _make(cls):
     if "random_state" in params:
         est.set_params(random_state=0)
     if isinstance(params.get("max_iter"), int):
-        est.set_params(max_iter=min(params["max_iter"], 20))
+        est.set_params(max_iter=min(params["max_iter"], 10))
     return est
 
 

@@ -246,6 +246,8 @@ def test_lbfgs_nan_objective_raises():
 
     with pytest.raises(FloatingPointError, match="NaN or infinite"):
         minimize_lbfgs(bad, np.ones(2))
+    with pytest.raises(ValueError, match="rescale the data"):  # also a ValueError (user data)
+        minimize_lbfgs(bad, np.ones(2))
 
 
 def test_solver_result_defaults():
@@ -269,3 +271,54 @@ def test_mixed_feature_scales(cls):
     with pytest.warns(UserWarning, match="The features of X differ in scale by a factor of 1.5e[+]06"):
         L = cls().fit(X * np.array([1e6, 1.0, 1.0, 1.0]), y).components_
     assert np.all(np.isfinite(L))
+
+
+def test_reliability_report_formats_counts():
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:  # benchmarks/ is a package at the repository root
+        sys.path.insert(0, root)
+    from benchmarks import reliability_report
+
+    cells = [c for c in _CELLS if c[0] in ("LDA", "Covariance")][:6]
+    outcomes = [rb.run_case(*c) for c in cells]
+    text = reliability_report.format_report(outcomes, 1.0)
+    n_ok = sum(o.passed for o in outcomes)
+    assert f"-> {len(outcomes)} applicable cells; {n_ok} as documented" in text
+    assert "| LDA | classes |" in text
+
+
+def _pair_learners():
+    for name, cls in all_estimators():
+        if input_kind(cls) == "pairs":
+            yield pytest.param(cls, id=name)
+
+
+@pytest.mark.parametrize("cls", list(_pair_learners()))
+def test_pair_learner_methods_reject_bad_pairs(cls):
+    P, yp = rb._base_pairs()
+    est = cls()
+    if "random_state" in est.get_params():
+        est.set_params(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(P, yp)
+    shape_msg = "pairs must be a 3-D array of shape (n_pairs, 2, n_features)"
+    bad_shapes = [P[:, 0], P[:, :, :, None], np.concatenate([P, P[:, :1]], axis=1), P[:, 0, 0]]
+    for method in ("predict", "decision_function", "pair_distance", "pair_score"):
+        for bad in bad_shapes:
+            with pytest.raises(ValueError, match=re.escape(shape_msg)):
+                getattr(est, method)(bad)
+        with pytest.raises(ValueError, match=re.escape("pairs have 3 features, but the estimator was fitted with 4")):
+            getattr(est, method)(P[:, :, :3])
+        Pn = P.copy()
+        Pn[0, 0, 0] = np.nan
+        with pytest.raises(ValueError, match="contains NaN"):
+            getattr(est, method)(Pn)
+    with pytest.raises(ValueError, match=re.escape("Pair labels must be -1 (dissimilar) or +1 (similar)")):
+        est.score(P, (yp > 0).astype(int))
+    with pytest.raises(ValueError, match=re.escape("one label per pair")):
+        est.score(P, yp[:-1])
+    assert set(np.unique(est.predict(P))) <= {-1, 1}

@@ -5,7 +5,8 @@ import re
 
 import numpy as np
 import pytest
-from scipy.optimize import approx_fprime
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -32,13 +33,17 @@ quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarnin
 
 
 def _fd_error(fun, x, eps=1e-6):
-    """Relative error between the analytic gradient and central finite differences."""
+    """Relative error between the analytic gradient and central finite differences.
+
+    ``eps`` is the step, a scalar or one per coordinate.
+    """
     _, g = fun(x)
     num = np.empty_like(x)
+    steps = np.broadcast_to(eps, x.shape)
     for i in range(x.size):
         e = np.zeros_like(x)
-        e[i] = eps
-        num[i] = (fun(x + e)[0] - fun(x - e)[0]) / (2 * eps)
+        e[i] = steps[i]
+        num[i] = (fun(x + e)[0] - fun(x - e)[0]) / (2 * e[i])
     return np.linalg.norm(g - num) / max(np.linalg.norm(num), 1e-12)
 
 
@@ -106,6 +111,28 @@ def test_koch_gradient_and_probability(pair_batch):
     t = (y > 0).astype(float)
     bce = -np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))
     assert fun(x)[0] == pytest.approx(bce)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 12), d=st.integers(1, 5),
+       k=st.integers(1, 4), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_pair_loss_gradients_property(seed, n, d, k, scale):
+    """Gradients match finite differences for any shape and input scale (kinks avoided)."""
+    rng = np.random.RandomState(seed)
+    X1, X2 = scale * rng.randn(n, d), scale * rng.randn(n, d)
+    y = np.where(rng.rand(n) < 0.5, 1.0, -1.0)
+    L = rng.randn(k * d) / scale
+    dist = np.linalg.norm((X1 - X2) @ L.reshape(k, d).T, axis=1)
+    margin = float(np.median(dist)) + 0.1  # away from the hinge kink
+    if np.any(np.abs(dist - margin) < 1e-3):
+        return
+    fun = lambda v: contrastive_loss_grad(v, X1, X2, y, n_components=k, margin=margin)  # noqa: E731
+    assert _fd_error(fun, L, eps=1e-6 / scale) < 1e-5  # steps in the units of L
+    if np.all(np.abs((X1 - X2) @ L.reshape(k, d).T) > 1e-3):  # |.| is smooth there
+        x = np.concatenate((L, rng.randn(k), [rng.randn()]))
+        fun = lambda v: koch_loss_grad(v, X1, X2, y, n_components=k)  # noqa: E731
+        steps = np.concatenate((np.full(k * d, 1e-6 / scale), np.full(k + 1, 1e-6)))
+        assert _fd_error(fun, x, eps=steps) < 1e-5
 
 
 def test_koch_loss_is_stable_for_huge_scores():

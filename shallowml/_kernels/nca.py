@@ -23,16 +23,20 @@ _LOG_NEGLIGIBLE = -50.0
 
 
 @njit_parallel
-def nca_block_weights(block, sq_norms, rows, y, p_out):
-    """Turn a block of inner products into NCA gradient weights, in place.
+def nca_block_weights(block, Z, ZT, rows, y, p_out, wz_out):
+    """NCA gradient weights of a block of anchor rows.
 
     Parameters
     ----------
     block : ndarray of shape (b, n), float64
-        On entry ``block[r, j] = <z_rows[r], z_j>``; on exit the weights
-        ``W[rows[r], j]`` (zero on the diagonal ``j == rows[r]``).
-    sq_norms : ndarray of shape (n,)
-        ``||z_j||^2``. Squared distances are ``max(|z_i|^2 + |z_j|^2 - 2 <z_i, z_j>, 0)``.
+        Output: the weights ``W[rows[r], j]`` (zero on the diagonal
+        ``j == rows[r]``). Its previous content is ignored.
+    Z : ndarray of shape (n, k)
+        Embedded samples.
+    ZT : ndarray of shape (k, n)
+        ``Z.T`` in C order, so squared distances ``sum_f (z_if - z_jf)^2`` are
+        accumulated feature by feature over contiguous ``j`` (exact difference
+        form, vectorised, no cancellation).
     rows : ndarray of int64 of shape (b,)
         Global index of each anchor row.
     y : ndarray of int64 of shape (n,)
@@ -40,6 +44,9 @@ def nca_block_weights(block, sq_norms, rows, y, p_out):
     p_out : ndarray of shape (b,)
         Receives ``p_i``, the probability that anchor ``i`` picks a
         same-class neighbour.
+    wz_out : ndarray of shape (b, k)
+        Receives ``(W Z)[rows]``, summed over the non-zero weights only
+        (``W`` is sparse once the softmax is sharp).
 
     Notes
     -----
@@ -48,23 +55,28 @@ def nca_block_weights(block, sq_norms, rows, y, p_out):
     nothing rather than NaN.
     """
     b, n = block.shape
+    k = Z.shape[1]
     big = np.finfo(np.float64).max
     for r in numba.prange(b):
         i = rows[r]
         yi = y[i]
-        ni = sq_norms[i]
+        row = block[r]
+        row[:] = 0.0
+        for f in range(k):
+            a = Z[i, f]
+            zf = ZT[f]
+            for j in range(n):
+                diff = a - zf[j]
+                row[j] += diff * diff
         dmin = big
         for j in range(n):
-            d = ni + sq_norms[j] - 2.0 * block[r, j]
-            if d < 0.0:
-                d = 0.0
-            block[r, j] = d
-            if j != i and d < dmin:
-                dmin = d
+            if j != i and row[j] < dmin:
+                dmin = row[j]
         if not dmin < big:
             for j in range(n):
                 block[r, j] = 0.0
             p_out[r] = 0.0
+            wz_out[r, :] = 0.0
             continue
         s = 0.0
         s_same = 0.0
@@ -80,31 +92,41 @@ def nca_block_weights(block, sq_norms, rows, y, p_out):
                 s_same += e
         # s >= 1: the nearest neighbour contributes exp(0)
         pi = s_same / s
-        inv = 1.0 / s
+        w_same = (1.0 - pi) / s
+        w_other = -pi / s
+        acc = wz_out[r]
+        acc[:] = 0.0
         for j in range(n):
-            if y[j] == yi:
-                block[r, j] *= inv * (1.0 - pi)
-            else:
-                block[r, j] *= -inv * pi
+            e = block[r, j]
+            if e == 0.0:
+                continue
+            w = e * w_same if y[j] == yi else e * w_other
+            block[r, j] = w
+            for f in range(k):
+                acc[f] += w * Z[j, f]
         p_out[r] = pi
 
 
 @njit_parallel
-def symmetrize_add(W, tile=64):
-    """Replace a square ``W`` by ``W + W^T`` in place.
+def accumulate_transposed(block, Zb, out, tile=64):
+    """``out[:, :k] += W_B^T Z_B`` and ``out[:, k] += W_B^T 1``, skipping zero weights.
 
-    Work is split into tiles of ``tile`` rows; the pair ``(i, j)``, ``i <= j``,
-    is only touched by the tile holding ``i``, so writes are disjoint.
+    ``block`` holds ``W_B`` (b x n), ``Zb`` the embedded anchors (b x k) and
+    ``out`` is (n x (k + 1)). Columns are split into tiles of ``tile``; each
+    tile owns its output rows and sums over the anchors in order, so writes
+    are disjoint and the result does not depend on the number of threads.
     """
-    n = W.shape[0]
+    b, n = block.shape
+    k = Zb.shape[1]
     n_tiles = (n + tile - 1) // tile
     for t in numba.prange(n_tiles):
-        i0 = t * tile
-        i1 = min(i0 + tile, n)
-        for j0 in range(i0, n, tile):
-            j1 = min(j0 + tile, n)
-            for i in range(i0, i1):
-                for j in range(max(j0, i), j1):
-                    s = W[i, j] + W[j, i]
-                    W[i, j] = s
-                    W[j, i] = s
+        j0 = t * tile
+        j1 = min(j0 + tile, n)
+        for r in range(b):
+            for j in range(j0, j1):
+                w = block[r, j]
+                if w == 0.0:
+                    continue
+                for f in range(k):
+                    out[j, f] += w * Zb[r, f]
+                out[j, k] += w

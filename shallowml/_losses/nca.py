@@ -18,7 +18,7 @@ one ``(block_rows, n)`` block of ``W`` are ever held in memory.
 
 import numpy as np
 
-from .._kernels.nca import nca_block_weights, symmetrize_add
+from .._kernels.nca import accumulate_transposed, nca_block_weights
 
 
 def default_block_rows(n_samples, *, target_bytes=16 * 2**20):
@@ -69,47 +69,31 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, block_rows=None, scale=1.
     k = L.shape[0]
     Z = X @ L.T
     # distances are translation invariant and A = W + W^T - diag(c) has zero
-    # row sums, so centring Z changes neither loss nor gradient, but it keeps
-    # the inner-product form of the squared distances accurate
+    # row sums, so centring Z changes neither loss nor gradient (it keeps the
+    # embedded values small)
     Z -= Z.mean(axis=0)
     Z = np.ascontiguousarray(Z)
-    sq_norms = np.einsum("ij,ij->i", Z, Z)
+    ZT = np.ascontiguousarray(Z.T)
     rows_all = np.arange(n, dtype=np.int64) if anchors is None else np.asarray(anchors, dtype=np.int64)
     if block_rows is None:
         block_rows = default_block_rows(n)
     block_rows = int(max(1, min(block_rows, max(rows_all.size, 1))))
 
     AZ = np.zeros((n, k))
+    # columns 0..k-1: W^T Z, column k: c = W^T 1
+    WtZ1 = np.zeros((n, k + 1))
     p = np.empty(rows_all.size)
-    if anchors is None and block_rows >= n:
-        # one block holds all of W: form W + W^T in place, then a single product
-        # gives (W + W^T) Z and, in the last column, (W + W^T) 1 = W^T 1 = c
-        W = np.dot(Z, Z.T)
-        nca_block_weights(W, sq_norms, rows_all, y_codes, p)
-        symmetrize_add(W)
-        T = W @ np.hstack([Z, np.ones((n, 1))])
-        del W
-        AZ += T[:, :k]
-        AZ -= T[:, k : k + 1] * Z
-    else:
-        col_sums = np.zeros(n)
-        buf = np.empty((block_rows, n))
-        Zb1 = np.ones((block_rows, k + 1))
-        ZT = Z.T
-        for start in range(0, rows_all.size, block_rows):
-            rows = rows_all[start : start + block_rows]
-            b = rows.size
-            block = buf[:b]
-            Zb = Z[rows]
-            np.dot(Zb, ZT, out=block)
-            nca_block_weights(block, sq_norms, rows, y_codes, p[start : start + b])
-            # W_B Z goes to the anchor rows; W_B^T [Z_B, 1] gives W^T Z and the column sums
-            AZ[rows] += block @ Z
-            Zb1[:b, :k] = Zb
-            T = block.T @ Zb1[:b]
-            AZ += T[:, :k]
-            col_sums += T[:, k]
-        AZ -= col_sums[:, None] * Z
+    buf = np.empty((block_rows, n))
+    wz = np.empty((block_rows, k))
+    for start in range(0, rows_all.size, block_rows):
+        rows = rows_all[start : start + block_rows]
+        b = rows.size
+        block = buf[:b]
+        nca_block_weights(block, Z, ZT, rows, y_codes, p[start : start + b], wz[:b])
+        AZ[rows] += wz[:b]
+        accumulate_transposed(block, np.ascontiguousarray(Z[rows]), WtZ1)
+    AZ += WtZ1[:, :k]
+    AZ -= WtZ1[:, k : k + 1] * Z
     loss = -scale * float(np.sum(p))
     grad = (-2.0 * scale) * (AZ.T @ X)
     return loss, grad.ravel()

@@ -69,7 +69,7 @@ def koch_loss_grad(params, X1, X2, y, *, n_components):
     component) and the bias ``b``. The probability that a pair is similar is
     ``p = sigmoid(alpha . |L x1 - L x2| + b)``; the loss is the mean binary
     cross-entropy against ``t = (y + 1) / 2``, computed stably as
-    ``softplus(s) - t s``.
+    ``softplus(-y s)`` (no cancellation for confidently classified pairs).
 
     Parameters
     ----------
@@ -93,9 +93,10 @@ def koch_loss_grad(params, X1, X2, y, *, n_components):
     Z = D @ L.T
     U = np.abs(Z)
     s = U @ alpha + b
-    t = (y > 0).astype(np.float64)
-    loss = np.sum(np.logaddexp(0.0, s) - t * s) / n
-    g = (expit(s) - t) / n
+    sign = np.where(y > 0, 1.0, -1.0)
+    # softplus(s) - t s == softplus(-sign s): no cancellation when the pair is well classified
+    loss = np.sum(np.logaddexp(0.0, -sign * s)) / n
+    g = -sign * expit(-sign * s) / n
     grad_L = (np.sign(Z) * (g[:, None] * alpha[None, :])).T @ D
     return float(loss), np.concatenate((grad_L.ravel(), U.T @ g, [np.sum(g)]))
 

@@ -3,6 +3,7 @@
 import numpy as np
 from scipy.optimize import minimize
 
+from .adam import DivergenceError
 from .result import SolverResult
 
 
@@ -27,6 +28,12 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
     Returns
     -------
     SolverResult
+
+    Raises
+    ------
+    DivergenceError
+        (a ``ValueError`` and ``FloatingPointError``) when the objective or
+        its gradient is NaN or infinite.
     """
     history = []
     state = {"n_iter": 0}
@@ -39,7 +46,7 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
     def _fun(x, *a):
         loss, grad = fun(x, *a)
         if not np.isfinite(loss) or not np.all(np.isfinite(grad)):
-            raise FloatingPointError(
+            raise DivergenceError(
                 "The objective or its gradient became NaN or infinite; "
                 "rescale the data (e.g. StandardScaler) or change the initialisation."
             )
