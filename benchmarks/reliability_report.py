@@ -20,7 +20,6 @@ a first pass that is not timed.
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -105,5 +104,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    outcomes = main()
-    sys.exit(0)
+    main()

@@ -45,6 +45,7 @@ fitted samples).
 """
 
 import argparse
+import atexit
 import csv
 import datetime
 import platform
@@ -218,6 +219,7 @@ class ReferenceWorker:
 
 
 _WORKER = ReferenceWorker()
+atexit.register(_WORKER.close)  # also on Ctrl-C; an orphaned worker exits after its current fit
 
 
 def shallowml_methods(names=None):
@@ -438,12 +440,12 @@ def format_markdown(summary, info, *, warmup=None, settings=None):
             if best is not None and r["error_mean"] <= best + 1e-12:
                 s = f"**{s}**"
             if r["status"] != "ok" or r["n_fit"] < fi["n_train"]:
-                s += "*"
+                s += " †"
             vals.append(s)
         split = "official" if fi["split"] == "official" else "70/30"
         lines.append(f"| {d} | {fi['n_train']} | {fi['n_features']} | {split} | " + " | ".join(vals) + " |")
     lines += [
-        "", "`*`: metric learned on a subsample (n_fit < n_train) or fewer splits; see notes.", "",
+        "", "†: metric learned on a subsample (n_fit < n_train) or on fewer splits (time limit); see notes.", "",
         "### Fit time, seconds (mean over splits; n_fit = samples used to learn the metric)", "",
         "| dataset | " + " | ".join(m for m in methods if m != "Euclidean") + " |",
         "|---" * len(methods) + "|",
@@ -509,7 +511,7 @@ def error_table(summary, info):
             else:
                 row[m] = f"{r['error_mean']:.3f}" + (f" ± {r['error_std']:.3f}" if r["n_splits"] > 1 else "")
                 if r["status"] != "ok" or r["n_fit"] < fi["n_train"]:
-                    row[m] += "*"
+                    row[m] += " †"
         rows.append(row)
     return rows
 
@@ -517,7 +519,7 @@ def error_table(summary, info):
 def write_csv(path, rows):
     if not rows:
         return
-    with open(path, "w", newline="") as fh:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         for r in rows:
@@ -573,7 +575,7 @@ def main(argv=None):
         f"total {info['elapsed']:.0f} s"
     )
     md = format_markdown(summary, info, warmup=warmup, settings=settings)
-    (out / "results.md").write_text(md)
+    (out / "results.md").write_text(md, encoding="utf-8")
     write_csv(out / "results.csv", summary)
     write_csv(out / "runs.csv", runs)
     write_csv(out / "error_table.csv", error_table(summary, info))

@@ -12,10 +12,13 @@ supervised projections pull each class together and the classes apart, which
 shows directly in the nearest-neighbour error.
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
@@ -33,7 +36,9 @@ X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 # Projections to two dimensions
 # -----------------------------
 # PCA is the unsupervised baseline. Every shallowml estimator that accepts
-# ``n_components`` and class labels is used when it is available.
+# ``n_components`` and class labels is used when it is available. The
+# iterative learners may stop at ``max_iter`` (a ``ConvergenceWarning``),
+# which is fine for a picture.
 
 projections = {"PCA (unsupervised)": PCA(n_components=2, random_state=0)}
 for name in ["LDA", "LFDA", "NCA", "LMNN"]:
@@ -42,7 +47,9 @@ for name in ["LDA", "LFDA", "NCA", "LMNN"]:
 
 embeddings = {}
 for name, est in projections.items():
-    est.fit(X_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X_train, y_train)
     Z_train, Z_test = est.transform(X_train), est.transform(X_test)
     knn = KNeighborsClassifier(n_neighbors=3).fit(Z_train, y_train)
     error = np.mean(knn.predict(Z_test) != y_test)

@@ -45,7 +45,7 @@ euclidean = knn_error(X_train, X_test)
 
 n_components = [1, 2, 4, 8, 16, 32]
 makers = {"PCA": lambda r: PCA(n_components=r, random_state=0)}
-for name in ["LDA", "LFDA", "NCA"]:
+for name in ["LDA", "LFDA", "NCA", "LMNN"]:
     if name in shallowml.__all__:
         makers[name] = lambda r, cls=getattr(shallowml, name): cls(n_components=r)
 

@@ -15,6 +15,7 @@ from ._solvers.lbfgs import minimize_lbfgs
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components
+from .utils.validation import check_class_sizes
 
 
 class NCA(MahalanobisMixin, BaseEstimator):
@@ -177,6 +178,12 @@ class NCA(MahalanobisMixin, BaseEstimator):
         check_classification_targets(y)
         _, y_codes = np.unique(y, return_inverse=True)
         y_codes = y_codes.astype(np.int64)
+        check_class_sizes(y_codes, 1, estimator_name=type(self).__name__)
+        if np.all(X == X[0]):
+            raise ValueError(
+                "X has zero variance in every feature (all samples identical); "
+                "no metric can be learned."
+            )
         n_features = X.shape[1]
         self.random_state_ = check_random_state(self.random_state)
         L0 = self._initial_components(X, y_codes)

@@ -38,7 +38,7 @@ def test_example_uses_only_existing_names(path):
 
 
 # estimators documented in the user guide that are still being registered
-PENDING = {"LMNN"}
+PENDING = set()
 
 
 def test_user_guide_class_references_exist():

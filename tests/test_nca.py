@@ -16,7 +16,7 @@ from sklearn.neighbors import KNeighborsClassifier, NeighborhoodComponentsAnalys
 from sklearn.preprocessing import StandardScaler
 
 from shallowml import NCA
-from shallowml._kernels.nca import nca_block_weights
+from shallowml._kernels.nca import accumulate_transposed, nca_block_weights
 from shallowml._losses.nca import default_block_rows, nca_loss_grad
 
 
@@ -54,26 +54,39 @@ def small_problem():
     return X, y.astype(np.int64), L
 
 
-def test_kernel_matches_numpy_reference(small_problem):
+@pytest.mark.parametrize("from_products", [False, True])
+def test_kernel_matches_numpy_reference(small_problem, from_products):
     X, y, L = small_problem
     Z = X @ L.T
+    Z -= Z.mean(0)
     _, _, P, W = dense_reference(L, X, y)
     rows = np.array([3, 4, 5, 7, 20], dtype=np.int64)
-    block = Z[rows] @ Z.T
+    block = Z[rows] @ Z.T if from_products else np.full((rows.size, len(X)), np.nan)
     p = np.empty(rows.size)
-    nca_block_weights(block, np.einsum("ij,ij->i", Z, Z), rows, y, p)
+    wz = np.empty((rows.size, Z.shape[1]))
+    ZT = np.ascontiguousarray(Z.T)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    nca_block_weights(block, Z, ZT, sq, from_products, rows, y, p, wz)
     np.testing.assert_allclose(block, W[rows], atol=1e-12)
+    np.testing.assert_allclose(wz, W[rows] @ Z, atol=1e-12)
     same = y[:, None] == y[None, :]
     np.testing.assert_allclose(p, (P * same).sum(1)[rows], atol=1e-12)
     assert p[3] == 0.0  # the singleton class never picks a same-class neighbour
     np.testing.assert_allclose(block.sum(1), 0.0, atol=1e-12)  # rows of W sum to zero
+    out = np.ones((len(X), Z.shape[1] + 1))
+    accumulate_transposed(block, np.ascontiguousarray(Z[rows]), out, 8)
+    expected = 1.0 + W[rows].T @ np.hstack([Z[rows], np.ones((rows.size, 1))])
+    np.testing.assert_allclose(out, expected, atol=1e-12)
 
 
 def test_kernel_zero_rows():
     block = np.empty((0, 4))
-    p = np.empty(0)
-    nca_block_weights(block, np.zeros(4), np.empty(0, dtype=np.int64), np.zeros(4, np.int64), p)
-    assert block.shape == (0, 4)
+    Z = np.zeros((4, 2))
+    nca_block_weights(block, Z, np.zeros((2, 4)), np.zeros(4), False, np.empty(0, dtype=np.int64),
+                      np.zeros(4, np.int64), np.empty(0), np.empty((0, 2)))
+    out = np.zeros((4, 3))
+    accumulate_transposed(block, np.empty((0, 2)), out, 8)
+    assert not out.any()
 
 
 @pytest.mark.parametrize("use_anchors", [False, True])
@@ -218,6 +231,13 @@ def test_invalid_parameters(params, msg):
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match=re.escape(msg)):
         NCA(**params).fit(X, y)
+
+
+def test_single_class_raises():
+    X, _ = load_iris(return_X_y=True)
+    msg = "NCA needs samples of at least 2 classes; got 1 class."
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        NCA().fit(X, np.zeros(len(X)))
 
 
 def test_warm_start_reuses_components():

@@ -90,7 +90,17 @@ def _check_fitted(est, X):
     np.testing.assert_allclose(est.pair_score(np.stack([X[a], X[b]], axis=1)), -d_p)
 
 
-@pytest.mark.parametrize("cls", [pytest.param(c, id=n) for n, c in all_estimators()])
+# estimator name -> reason: known failures, open bugs for the estimator's owner (strict xfail)
+KNOWN_FAILURES = {}
+
+
+def _estimator_params():
+    for name, cls in all_estimators():
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[name])] if name in KNOWN_FAILURES else []
+        yield pytest.param(cls, id=name, marks=marks)
+
+
+@pytest.mark.parametrize("cls", list(_estimator_params()))
 @settings(max_examples=12, **SETTINGS)
 @given(data=datasets())
 def test_fit_random_data(cls, data):

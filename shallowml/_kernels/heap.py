@@ -26,9 +26,12 @@ def _worse(d1, i1, d2, i2):
 def heap_push(dist, idx, d, i):
     """Push (d, i) into the max-heap (dist, idx) if it beats the root.
 
+    ``i`` must be a non-negative index (``-1`` marks empty slots).
+
     Returns 1 when the candidate was inserted, 0 otherwise.
     """
-    if not _worse(dist[0], idx[0], d, i):
+    # reject against the root: one comparison unless the root is an empty slot
+    if idx[0] >= 0 and not (dist[0] > d or (dist[0] == d and idx[0] > i)):
         return 0
     size = dist.shape[0]
     pos = 0

@@ -23,20 +23,26 @@ _LOG_NEGLIGIBLE = -50.0
 
 
 @njit_parallel
-def nca_block_weights(block, Z, ZT, rows, y, p_out, wz_out):
+def nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, p_out, wz_out):
     """NCA gradient weights of a block of anchor rows.
 
     Parameters
     ----------
     block : ndarray of shape (b, n), float64
         Output: the weights ``W[rows[r], j]`` (zero on the diagonal
-        ``j == rows[r]``). Its previous content is ignored.
+        ``j == rows[r]``). On entry, the inner products ``<z_rows[r], z_j>``
+        when ``from_products``, else ignored.
     Z : ndarray of shape (n, k)
         Embedded samples.
     ZT : ndarray of shape (k, n)
         ``Z.T`` in C order, so squared distances ``sum_f (z_if - z_jf)^2`` are
         accumulated feature by feature over contiguous ``j`` (exact difference
-        form, vectorised, no cancellation).
+        form, vectorised, no cancellation). Unused when ``from_products``.
+    sq_norms : ndarray of shape (n,)
+        ``||z_j||^2``; with ``from_products`` the squared distances are
+        ``max(|z_i|^2 + |z_j|^2 - 2 <z_i, z_j>, 0)`` (faster through BLAS
+        when ``k`` is large; ``Z`` should be centred).
+    from_products : bool
     rows : ndarray of int64 of shape (b,)
         Global index of each anchor row.
     y : ndarray of int64 of shape (n,)
@@ -61,13 +67,19 @@ def nca_block_weights(block, Z, ZT, rows, y, p_out, wz_out):
         i = rows[r]
         yi = y[i]
         row = block[r]
-        row[:] = 0.0
-        for f in range(k):
-            a = Z[i, f]
-            zf = ZT[f]
+        if from_products:
+            ni = sq_norms[i]
             for j in range(n):
-                diff = a - zf[j]
-                row[j] += diff * diff
+                d = ni + sq_norms[j] - 2.0 * row[j]
+                row[j] = d if d > 0.0 else 0.0
+        else:
+            row[:] = 0.0
+            for f in range(k):
+                a = Z[i, f]
+                zf = ZT[f]
+                for j in range(n):
+                    diff = a - zf[j]
+                    row[j] += diff * diff
         dmin = big
         for j in range(n):
             if j != i and row[j] < dmin:
