@@ -77,9 +77,11 @@ def worker(args):
     warnings.simplefilter("ignore")
     data = np.load(args["data"], allow_pickle=False)
     X, y = data["X"], data["y"]
+    # warm-up large enough (600 x 600 pairs) to compile shallowml's parallel kernels,
+    # not only the serial ones used for tiny problems
     rng = np.random.RandomState(0)
-    Xw = rng.standard_normal((60, X.shape[1]))
-    yw = np.arange(60) % 3
+    Xw = rng.standard_normal((600, X.shape[1]))
+    yw = np.arange(600) % 3
     t0 = time.perf_counter()
     _estimator(args["impl"], max_iter=2).fit(Xw, yw)
     warmup = time.perf_counter() - t0

@@ -10,7 +10,6 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from threadpoolctl import threadpool_limits
@@ -36,6 +35,22 @@ _FIRST_ROUND_ITER = 10
 _SMOOTHING = (0.1, 0.01, 0.0)
 # the stopping rule averages the relative objective decrease over this many iterations
 _WINDOW = 5
+
+
+def _scaled(X):
+    """``((X - mean) / s, s)`` with ``s`` the RMS of the feature standard deviations.
+
+    Raises ValueError when all samples are identical (or X is not finite after centring).
+    """
+    Xc = X - X.mean(axis=0)
+    m = float(np.abs(Xc).max(initial=0.0))
+    if m == 0.0 or not np.isfinite(m):
+        raise ValueError(
+            "X has zero variance in every feature (all samples identical); no metric can be learned."
+        )
+    Xc /= m
+    s = m * float(np.sqrt(np.mean(np.var(Xc, axis=0))))
+    return Xc * (m / s), s
 
 
 class LMNN(MahalanobisMixin, BaseEstimator):
@@ -76,7 +91,11 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             (n_components, n_features), default='auto'
         Initial ``L`` (see :func:`shallowml.utils.init.initial_components`):
         'auto' is 'lda' when ``n_components <= n_classes - 1``, else 'pca'
-        when ``n_components < n_features``, else 'identity'.
+        when ``n_components < n_features``, else 'identity'. Named inits are
+        computed on the centred data divided by the RMS feature standard
+        deviation ``s`` (the fit runs there; ``L`` is mapped back by ``1 / s``),
+        so 'identity' starts at ``I / s`` (``I`` for standardised data). An
+        array is used as given.
     push_weight : float, default=0.5
         ``mu`` in [0, 1], the weight of the impostor (push) term; the pull
         term gets ``1 - mu``.
@@ -219,24 +238,32 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         n_features = X.shape[1]
         n_components = resolve_n_components(self.n_components, n_features)
         random_state = check_random_state(self.random_state)
+        # Work on Xs = (X - mean) / s with s the RMS feature standard deviation: with
+        # L' = s L the distances, hence the objective, are unchanged, and data at
+        # 1e-100 or 1e100 scale neither under- nor overflows.
+        Xs, scale = _scaled(X)
         prev = getattr(self, "components_", None)
         if self.warm_start and prev is not None and prev.shape == (n_components, n_features):
-            L = prev.copy()
+            L = prev * scale
+        elif isinstance(self.init, str):
+            L = initial_components(self.init, Xs, y_codes, n_components, random_state=random_state)
         else:
             L = initial_components(self.init, X, y_codes, n_components, random_state=random_state)
+            L = L * scale
+        X = Xs
         targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors)
 
         # the BLAS products here are small; a single BLAS thread avoids oversubscription
         # with the numba kernels, which parallelise over rows
         with threadpool_limits(limits=1, user_api="blas"):
-            result = self._solve(X, y_codes, targets, L, n_components)
-        self.components_ = result.x.reshape(n_components, n_features)
+            result = self._solve(X, y_codes, targets, L, n_components, scale)
+        self.components_ = result.x.reshape(n_components, n_features) / scale
         self.n_iter_ = result.n_iter
         self.objective_ = result.fun
         result.warn_if_not_converged(name)
         return self
 
-    def _solve(self, X, y_codes, targets, L, n_components):
+    def _solve(self, X, y_codes, targets, L, n_components, scale):
         """Active-set rounds of L-BFGS; returns a SolverResult with the classic objective."""
         n = X.shape[0]
         mu = float(self.push_weight)
@@ -284,7 +311,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
                       f"{state['active']:>10d} {step:>10.3g} {time.perf_counter() - t0:>8.2f}")
             state["prev"] = x.copy()
             if self.callback is not None:
-                self.callback(x.reshape(n_components, -1).copy(), state["iter"])
+                self.callback(x.reshape(n_components, -1) / scale, state["iter"])
             trace = state["trace"]
             trace.append(loss)
             # stop the round when the objective decreases by less than tol (relative)

@@ -16,7 +16,7 @@ from sklearn.neighbors import KNeighborsClassifier, NeighborhoodComponentsAnalys
 from sklearn.preprocessing import StandardScaler
 
 from shallowml import NCA
-from shallowml._kernels.nca import accumulate_transposed, nca_block_weights
+from shallowml._kernels import nca as kernels
 from shallowml._losses.nca import default_block_rows, nca_loss_grad
 
 
@@ -54,8 +54,11 @@ def small_problem():
     return X, y.astype(np.int64), L
 
 
+@pytest.mark.parametrize("variant", ["", "_serial"])
 @pytest.mark.parametrize("from_products", [False, True])
-def test_kernel_matches_numpy_reference(small_problem, from_products):
+def test_kernel_matches_numpy_reference(small_problem, from_products, variant):
+    nca_block_weights = getattr(kernels, "nca_block_weights" + variant)
+    accumulate_transposed = getattr(kernels, "accumulate_transposed" + variant)
     X, y, L = small_problem
     Z = X @ L.T
     Z -= Z.mean(0)
@@ -80,6 +83,7 @@ def test_kernel_matches_numpy_reference(small_problem, from_products):
 
 
 def test_kernel_zero_rows():
+    nca_block_weights, accumulate_transposed = kernels.nca_block_weights, kernels.accumulate_transposed
     block = np.empty((0, 4))
     Z = np.zeros((4, 2))
     nca_block_weights(block, Z, np.zeros((2, 4)), np.zeros(4), False, np.empty(0, dtype=np.int64),

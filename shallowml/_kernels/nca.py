@@ -14,7 +14,7 @@ and its own ``p`` entry, so results do not depend on the number of threads.
 import numba
 import numpy as np
 
-from ._options import njit_parallel
+from ._options import njit_parallel, njit_serial
 
 # Terms exp(dmin - d) below exp(-50) ~ 2e-22 are set to zero (the largest term is 1):
 # even a million of them move the row sum by less than float64 round-off, and
@@ -22,8 +22,7 @@ from ._options import njit_parallel
 _LOG_NEGLIGIBLE = -50.0
 
 
-@njit_parallel
-def nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, p_out, wz_out):
+def _nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, p_out, wz_out):
     """NCA gradient weights of a block of anchor rows.
 
     Parameters
@@ -119,8 +118,7 @@ def nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, p_out, wz_
         p_out[r] = pi
 
 
-@njit_parallel
-def accumulate_transposed(block, Zb, out, tile=64):
+def _accumulate_transposed(block, Zb, out, tile=64):
     """``out[:, :k] += W_B^T Z_B`` and ``out[:, k] += W_B^T 1``, skipping zero weights.
 
     ``block`` holds ``W_B`` (b x n), ``Zb`` the embedded anchors (b x k) and
@@ -142,3 +140,11 @@ def accumulate_transposed(block, Zb, out, tile=64):
                 for f in range(k):
                     out[j, f] += w * Zb[r, f]
                 out[j, k] += w
+
+
+# Parallel variants for large blocks; serial (cached) variants of the same code
+# for small ones, where starting the thread pool costs more than the work.
+nca_block_weights = njit_parallel(_nca_block_weights)
+nca_block_weights_serial = njit_serial(_nca_block_weights)
+accumulate_transposed = njit_parallel(_accumulate_transposed)
+accumulate_transposed_serial = njit_serial(_accumulate_transposed)
