@@ -16,7 +16,6 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 
 from ._kernels.itml import itml_sweep
 from ._solvers.result import SolverResult
@@ -25,7 +24,7 @@ from .constraints import count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.linalg import components_from_metric
-from .utils.validation import check_class_sizes, check_pair_labels, check_pairs
+from .utils.validation import check_pair_labels, check_pairs, encode_class_labels
 
 __all__ = ["ITML", "ITML_Supervised", "itml_solve"]
 
@@ -365,10 +364,7 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         self
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        check_classification_targets(y)
-        self.classes_, y_codes = np.unique(y, return_inverse=True)
-        y_codes = y_codes.astype(np.int64).ravel()
-        check_class_sizes(y_codes, 1, estimator_name=type(self).__name__)
+        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
         rng = check_random_state(self.random_state)
         if self.n_constraints is None:
             n = 20 * self.classes_.size ** 2

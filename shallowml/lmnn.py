@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from threadpoolctl import threadpool_limits
 
 from ._kernels.lmnn import rows_contained
@@ -22,7 +21,7 @@ from ._solvers.result import SolverResult
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
-from .utils.validation import check_class_sizes
+from .utils.validation import encode_class_labels
 
 # Candidate impostors are searched within this factor times the squared margin
 # radius, so that the list stays complete while L moves during one round.
@@ -221,11 +220,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         self : LMNN
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        check_classification_targets(y)
-        self.classes_, y_codes = np.unique(y, return_inverse=True)
-        y_codes = y_codes.astype(np.int64)
         name = type(self).__name__
-        counts = check_class_sizes(y_codes, self.n_neighbors, estimator_name=name)
+        self.classes_, y_codes, counts = encode_class_labels(
+            y, estimator_name=name, n_neighbors=self.n_neighbors
+        )
         small = self.classes_[counts <= self.n_neighbors]
         if small.size:
             warnings.warn(

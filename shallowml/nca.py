@@ -7,7 +7,6 @@ import time
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 
 from ._losses.nca import default_block_rows, nca_loss_grad
 from ._solvers.adam import minimize_adam
@@ -15,7 +14,7 @@ from ._solvers.lbfgs import minimize_lbfgs
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components
-from .utils.validation import check_class_sizes
+from .utils.validation import encode_class_labels
 
 
 class NCA(MahalanobisMixin, BaseEstimator):
@@ -175,10 +174,7 @@ class NCA(MahalanobisMixin, BaseEstimator):
         self : object
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        check_classification_targets(y)
-        _, y_codes = np.unique(y, return_inverse=True)
-        y_codes = y_codes.astype(np.int64)
-        check_class_sizes(y_codes, 1, estimator_name=type(self).__name__)
+        _, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
         if np.all(X == X[0]):
             raise ValueError(
                 "X has zero variance in every feature (all samples identical); "

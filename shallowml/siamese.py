@@ -34,7 +34,7 @@ from .base import MahalanobisMixin
 from .pairs import PairsClassifierMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
-from .utils.validation import check_class_sizes, check_pair_labels, check_pairs
+from .utils.validation import check_pair_labels, check_pairs, encode_class_labels
 
 _PAIR_LOSSES = ("contrastive", "koch")
 
@@ -592,10 +592,7 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         self
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        check_classification_targets(y)
-        _, y_codes = np.unique(y, return_inverse=True)
-        y_codes = y_codes.astype(np.int64).ravel()
-        check_class_sizes(y_codes, 1, estimator_name=type(self).__name__)
+        _, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
         result, n_components, scale = self._run(
             X, y_codes, first=True, max_iter=self.max_iter,
             early_stopping=self.early_stopping, strict=True,

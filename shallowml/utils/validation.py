@@ -1,6 +1,7 @@
 """Input checks shared by estimators (data-dependent, run at the top of ``fit``)."""
 
 import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
 
 
@@ -85,3 +86,33 @@ def check_class_sizes(y_codes, n_neighbors, *, estimator_name="estimator"):
             "every class has a single sample."
         )
     return counts
+
+
+def encode_class_labels(y, *, estimator_name="estimator", n_neighbors=1):
+    """Check classification targets and encode them as ``0..n_classes-1``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Class labels (any hashable values scikit-learn accepts as classes).
+    estimator_name : str
+        Used in error messages.
+    n_neighbors : int, default=1
+        Passed to :func:`check_class_sizes`.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+    y_codes : ndarray of int64 of shape (n_samples,)
+    counts : ndarray of shape (n_classes,)
+
+    Raises
+    ------
+    ValueError
+        For continuous targets, a single class, or only single-sample classes.
+    """
+    check_classification_targets(y)
+    classes, y_codes = np.unique(y, return_inverse=True)
+    y_codes = y_codes.astype(np.int64).ravel()
+    counts = check_class_sizes(y_codes, n_neighbors, estimator_name=estimator_name)
+    return classes, y_codes, counts
