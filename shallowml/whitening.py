@@ -21,16 +21,7 @@ from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import class_scatters
 from .utils.linalg import symmetric_inverse_sqrt
 from .utils.subspace import ScaledSubspace
-from .utils.validation import check_class_sizes
-
-
-def _encode_labels(y, estimator_name):
-    check_classification_targets(y)
-    classes, y_codes = np.unique(y, return_inverse=True)
-    y_codes = y_codes.astype(np.int64)
-    # >= 2 classes, and some within-class scatter (not every class a singleton)
-    check_class_sizes(y_codes, 1, estimator_name=estimator_name)
-    return classes, y_codes
+from .utils.validation import encode_class_labels
 
 
 def _check_n_components(n_components, upper, what):
@@ -130,7 +121,8 @@ class LDA(MahalanobisMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit the Fisher directions on ``X`` with class labels ``y``."""
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        self.classes_, y_codes = _encode_labels(y, type(self).__name__)
+        # >= 2 classes, and some within-class scatter (not every class a singleton)
+        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
         upper = min(X.shape[1], self.classes_.size - 1)
         n_components = _check_n_components(
             self.n_components, upper, "min(n_features, n_classes - 1)"
@@ -326,7 +318,8 @@ class LFDA(MahalanobisMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit LFDA on ``X`` with class labels ``y``."""
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        self.classes_, y_codes = _encode_labels(y, type(self).__name__)
+        # >= 2 classes, and some within-class scatter (not every class a singleton)
+        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
         n_components = _check_n_components(self.n_components, X.shape[1], "n_features")
         sub = ScaledSubspace(X)
         S_w, S_b = _local_scatters(sub.Z, y_codes, self.k)

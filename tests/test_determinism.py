@@ -2,7 +2,6 @@
 
 import pickle
 import warnings
-from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -11,18 +10,9 @@ from sklearn.base import clone
 
 from shallowml.utils import _robustness as rb
 from shallowml.utils.discovery import all_estimators, input_kind
+from shallowml.utils.threads import numba_threads
 
 MAX_THREADS = min(2, numba.config.NUMBA_NUM_THREADS)
-
-
-@contextmanager
-def numba_threads(n):
-    old = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 def _data(kind, n=120):

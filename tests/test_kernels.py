@@ -1,7 +1,5 @@
 """numba kernels against plain numpy references (zero rows, duplicates, ties, threads)."""
 
-from contextlib import contextmanager
-
 import numba
 import numpy as np
 import pytest
@@ -9,18 +7,9 @@ import pytest
 from shallowml._kernels.distances import iter_sq_distance_blocks, pairwise_sq_distances, sq_dist
 from shallowml._kernels.heap import empty_heap, heap_push, heap_sort
 from shallowml._kernels.neighbors import same_class_neighbors
+from shallowml.utils.threads import numba_threads
 
 MAX_THREADS = min(2, numba.config.NUMBA_NUM_THREADS)
-
-
-@contextmanager
-def numba_threads(n):
-    old = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 def _ref_sq(X, Y):
