@@ -31,6 +31,7 @@ from ._losses.siamese import (
 from ._solvers.adam import AdamState, minimize_adam
 from ._solvers.result import SolverResult
 from .base import MahalanobisMixin
+from .constraints import count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
@@ -500,8 +501,6 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         self.random_state = random_state
 
     def _sample_pairs(self, y_codes, rng, *, strict):
-        from .constraints import count_pairs, positive_negative_pairs
-
         avail_pos, avail_neg = count_pairs(y_codes)
         if self.n_pairs is None or not strict:
             wanted = 10 * y_codes.size if self.n_pairs is None else self.n_pairs
