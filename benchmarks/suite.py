@@ -516,6 +516,31 @@ def error_table(summary, info):
     return rows
 
 
+def read_results(folder):
+    """``(summary, dataset_facts)`` of an earlier run written to ``folder``."""
+    with open(Path(folder) / "results.csv", newline="", encoding="utf-8") as fh:
+        summary = list(csv.DictReader(fh))
+    for r in summary:
+        for k in ("n_train", "n_fit", "n_splits", "convergence_warnings"):
+            r[k] = int(r[k])
+        for k in ("error_mean", "error_std", "fit_time_mean", "fit_time_std"):
+            r[k] = float(r[k]) if r[k] not in ("", "nan") else np.nan
+    with open(Path(folder) / "error_table.csv", newline="", encoding="utf-8") as fh:
+        facts = {
+            r["dataset"]: {"n_train": int(r["n_train"]), "n_features": int(r["d"]),
+                           "split": "official" if r["split"] == "official" else "70/30"}
+            for r in csv.DictReader(fh)
+        }
+    return summary, facts
+
+
+def merge_results(old, new):
+    """``old`` summary rows with every (dataset, method) that ``new`` has replaced by ``new``'s row."""
+    fresh = {(r["dataset"], r["method"]): r for r in new}
+    merged = [fresh.pop((r["dataset"], r["method"]), r) for r in old]
+    return merged + list(fresh.values())
+
+
 def write_csv(path, rows):
     if not rows:
         return
@@ -546,6 +571,9 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help=f"only {', '.join(SMOKE_DATASETS)}; 2 seeds")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--merge-into", default=None, metavar="DIR",
+                        help="also update the results.csv, error_table.csv and plots of an earlier run in DIR, "
+                             "replacing the (dataset, method) cells this run measured")
     args = parser.parse_args(argv)
 
     names = args.datasets or (SMOKE_DATASETS if args.smoke else ALL_DATASETS)
@@ -584,6 +612,19 @@ def main(argv=None):
 
         plot_errors(summary, out / "errors.png")
         plot_fit_times(summary, out / "fit_time.png")
+    if args.merge_into:
+        old_summary, facts = read_results(args.merge_into)
+        merged = merge_results(old_summary, summary)
+        merged_info = {"datasets": {**facts, **info["datasets"]}}
+        dest = Path(args.merge_into)
+        write_csv(dest / "results.csv", merged)
+        write_csv(dest / "error_table.csv", error_table(merged, merged_info))
+        if not args.no_plots:
+            from .plots import plot_errors, plot_fit_times
+
+            plot_errors(merged, dest / "errors.png")
+            plot_fit_times(merged, dest / "fit_time.png")
+        _log(f"merged {len(summary)} cells into {dest}/results.csv, error_table.csv")
     print(md)
     _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv" + ("" if args.no_plots else ", errors.png, fit_time.png"))
     return summary

@@ -70,6 +70,27 @@ def _prior_matrix(prior, points, s, d):
     return M0, 1.0
 
 
+def _screen(Vs, sign, xi, lam, A):
+    """Constraints the next sweep must visit, in their cyclic order, and how many are new.
+
+    A constraint with a zero dual that is satisfied would not be changed by
+    its projection (``alpha = 0``), so the sweep skips it. Whether it is
+    satisfied is checked for all such constraints at once with one matrix
+    product, which is far cheaper than visiting them one by one; the
+    constraints with a positive dual are always visited.
+    """
+    visit = lam > 0.0
+    idle = np.flatnonzero(~visit)
+    n_new = 0
+    if idle.size:
+        W = Vs[idle]
+        p = np.einsum("ij,ij->i", W @ A, W)
+        new = idle[(p > np.finfo(np.float64).tiny) & (sign[idle] * (p - xi[idle]) > 0.0)]
+        visit[new] = True
+        n_new = new.size
+    return np.flatnonzero(visit).astype(np.int64), n_new
+
+
 def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
     """ITML in the rescaled problem; the metric is ``A / f``."""
     V = np.asarray(V, dtype=np.float64)
@@ -100,20 +121,29 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
     gamma = float(gamma)
     gamma_proj = 1.0 if np.isinf(gamma) else gamma / (gamma + 1.0)
     inv_gamma = 0.0 if np.isinf(gamma) else 1.0 / gamma
+    # Screened sweeps: every sweep visits, in the cyclic order, only the
+    # constraints whose projection can change something (see _screen). The
+    # solver stops when a sweep changed the duals by less than tol and no
+    # skipped constraint is violated, i.e. when a full sweep would stop too.
+    order, _ = _screen(Vs, sign, xi, lam, A)
+    lam_old = np.empty_like(lam)
     history = []
     converged = False
     conv = np.inf
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        lam_old = lam.copy()
-        n_updates = itml_sweep(Vs, sign, xi, lam, A, gamma_proj, inv_gamma)
+        lam_old[:] = lam
+        n_updates = itml_sweep(Vs, sign, xi, lam, A, gamma_proj, inv_gamma, order)
         A[:] = 0.5 * (A + A.T)  # remove round-off asymmetry of the rank-one updates
         normsum = np.linalg.norm(lam) + np.linalg.norm(lam_old)
         conv = 0.0 if normsum == 0.0 else float(np.abs(lam_old - lam).sum() / normsum)
         history.append(conv)
+        n_visited = order.size
+        order, n_new = _screen(Vs, sign, xi, lam, A)
         if verbose:
-            print(f"[ITML] sweep {n_iter}: relative dual change {conv:.3e}, {n_updates} active projections")
-        if conv < tol or n_updates == 0:
+            print(f"[ITML] sweep {n_iter}: relative dual change {conv:.3e}, {n_updates} projections "
+                  f"({n_visited} of {lam.size} constraints visited)")
+        if (conv < tol or n_updates == 0) and n_new == 0:
             converged = True
             break
     if not np.all(np.isfinite(A)):
@@ -122,7 +152,7 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
     return A, f, bounds_used, SolverResult(A, conv, n_iter, converged, message, history)
 
 
-def itml_solve(V, sign, *, gamma=1.0, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
+def itml_solve(V, sign, *, gamma=0.01, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
                points=None, verbose=False):
     """Solve ITML for pair differences ``V`` with labels ``sign``.
 
@@ -177,9 +207,28 @@ _COMMON_CONSTRAINTS = {
     "verbose": ["boolean"],
 }
 
-_PARAMS_DOC = """gamma : float, default=1.0
+_NOTES_DOC = """Each sweep visits the constraints in their order but skips those whose
+    projection would change nothing (zero dual and satisfied, checked for
+    all of them at once with one matrix product), so a sweep costs
+    ``O(d^2)`` per active constraint; the optimum is the same as with plain
+    cyclic sweeps.
+
+    The default ``gamma=0.01`` differs from the authors' code and from
+    metric-learn (1.0). The objective weighs one LogDet divergence of ``M``
+    against the slack divergences *summed* over all constraints, so with
+    the supervised default of ``20 * n_classes**2`` pairs of each kind,
+    ``gamma=1`` lets the constraints dominate. On the 19 datasets of the
+    benchmark suite (``python -m benchmarks.itml_defaults``, standardised
+    features, 3-NN test error), ``gamma=1`` was worse than the Euclidean
+    metric on 12 and reached ``tol`` within 1000 sweeps in 14 of 33 fits;
+    ``gamma=0.01`` was better on 12 and worse on 5 (mean error 0.012
+    lower) and converged in all 33, in tens of sweeps."""
+
+_PARAMS_DOC = """gamma : float, default=0.01
         Slack trade-off: larger values enforce the constraints more strictly
-        (``np.inf`` for hard constraints on a feasible problem).
+        (``np.inf`` for hard constraints on a feasible problem). The authors'
+        code and metric-learn default to 1.0; see the Notes for why this
+        default is smaller. With few pairs (tens), raise it.
     prior : {'identity', 'covariance'} or array of shape (n_features, n_features), default='identity'
         Prior metric ``M0``. 'covariance' is the (pseudo-)inverse covariance
         of the training points: directions without variance, such as
@@ -190,11 +239,12 @@ _PARAMS_DOC = """gamma : float, default=1.0
         of the squared prior distances of the training pairs (pairs with
         zero difference left out).
     max_iter : int, default=1000
-        Maximum number of sweeps over all constraints.
+        Maximum number of sweeps over the constraints.
     tol : float, default=1e-3
         Stop when the relative change of the dual variables in one sweep,
         ``||lambda_old - lambda||_1 / (||lambda||_2 + ||lambda_old||_2)``, is
-        below ``tol`` (the criterion of the authors' code).
+        below ``tol`` (the criterion of the authors' code) and no constraint
+        skipped by the sweep is violated.
     verbose : bool, default=False
         Print the convergence measure after every sweep."""
 
@@ -232,6 +282,10 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     --------
     ITML_Supervised : ITML from class labels.
 
+    Notes
+    -----
+    {notes}
+
     References
     ----------
     J. V. Davis, B. Kulis, P. Jain, S. Sra and I. S. Dhillon,
@@ -245,7 +299,7 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     >>> pairs = np.array([[[0.0, 0.0], [0.0, 2.0]], [[0.0, 0.0], [1.0, 0.0]],
     ...                   [[1.0, 1.0], [1.0, 3.0]], [[1.0, 1.0], [2.0, 1.0]]])
     >>> y = np.array([1, -1, 1, -1])
-    >>> itml = ITML().fit(pairs, y)
+    >>> itml = ITML(gamma=1.0).fit(pairs, y)  # only 4 pairs: enforce them strongly
     >>> itml.predict(pairs).tolist()
     [1, -1, 1, -1]
     >>> bool(itml.score(pairs, y) == 1.0)
@@ -255,7 +309,7 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     _input_kind = "pairs"
     _parameter_constraints = dict(_COMMON_CONSTRAINTS)
 
-    def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3, verbose=False):
+    def __init__(self, gamma=0.01, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3, verbose=False):
         self.gamma = gamma
         self.prior = prior
         self.bounds = bounds
@@ -319,6 +373,10 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when X has string feature names.
 
+    Notes
+    -----
+    {notes}
+
     References
     ----------
     J. V. Davis, B. Kulis, P. Jain, S. Sra and I. S. Dhillon,
@@ -339,7 +397,7 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
+    def __init__(self, gamma=0.01, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
                  n_constraints=None, random_state=None, verbose=False):
         self.gamma = gamma
         self.prior = prior
@@ -388,5 +446,5 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         return tags
 
 
-ITML.__doc__ = ITML.__doc__.replace("{params}", _PARAMS_DOC)
-ITML_Supervised.__doc__ = ITML_Supervised.__doc__.replace("{params}", _PARAMS_DOC)
+for _cls in (ITML, ITML_Supervised):
+    _cls.__doc__ = _cls.__doc__.replace("{params}", _PARAMS_DOC).replace("{notes}", _NOTES_DOC)

@@ -41,6 +41,21 @@ def test_smoke_suite_writes_sane_results(tmp_path):
     with open(tmp_path / "runs.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 2 * len(rows)
 
+    # re-run one column on one dataset and merge it into the first run's folder
+    again = tmp_path / "again"
+    suite.main(["--datasets", "iris", "--seeds", "2", "--estimators", "LDA", "--reference", "none",
+                "--no-plots", "--out", str(again), "--merge-into", str(tmp_path)])
+    with open(tmp_path / "results.csv") as fh:
+        merged = list(csv.DictReader(fh))
+    assert [(r["dataset"], r["method"]) for r in merged] == [(r["dataset"], r["method"]) for r in rows]
+    with open(again / "results.csv") as fh:
+        fresh = {(r["dataset"], r["method"]): r for r in csv.DictReader(fh)}
+    for r in merged:  # measured again: the new row; otherwise the old one
+        assert r == fresh.get((r["dataset"], r["method"]), cell[(r["dataset"], r["method"])])
+    summary_again, facts = suite.read_results(tmp_path)
+    assert facts["wine"] == {"n_train": 124, "n_features": 13, "split": "70/30"}
+    assert isinstance(summary_again[0]["error_mean"], float) and summary_again[0]["n_splits"] == 2
+
 
 def test_splits_and_subsample():
     X = np.arange(200, dtype=float).reshape(100, 2)

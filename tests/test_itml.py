@@ -19,10 +19,10 @@ from shallowml.itml import itml_solve
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _reference_sweep(V, sign, xi, lam, A, gamma_proj, inv_gamma):
+def _reference_sweep(V, sign, xi, lam, A, gamma_proj, inv_gamma, order):
     """Plain numpy cyclic projections (Davis et al. 2007, Algorithm 1)."""
     n_updates = 0
-    for k in range(V.shape[0]):
+    for k in order:
         v = V[k]
         Av = A @ v
         p = v @ Av
@@ -57,7 +57,8 @@ def _psd_check(M):
 
 
 @pytest.mark.parametrize("gamma", [1.0, 10.0, np.inf])
-def test_kernel_matches_numpy_reference(gamma):
+@pytest.mark.parametrize("order_kind", ["all", "subset"])
+def test_kernel_matches_numpy_reference(gamma, order_kind):
     rng = np.random.RandomState(0)
     V = rng.randn(40, 5)
     V[3] = 0.0  # zero difference: skipped
@@ -66,11 +67,15 @@ def test_kernel_matches_numpy_reference(gamma):
     sign = np.where(rng.rand(40) < 0.5, 1.0, -1.0)
     gp = 1.0 if np.isinf(gamma) else gamma / (gamma + 1)
     ig = 0.0 if np.isinf(gamma) else 1 / gamma
+    if order_kind == "all":
+        order = np.arange(40)
+    else:  # a permuted subset, with the zero row and the duplicate pair in it
+        order = np.r_[rng.permutation(np.r_[0:3, 8:30]), 3, 5, 7]
     state = [np.where(sign > 0, 1.0, 8.0), np.zeros(40), np.eye(5)]
     ref = [a.copy() for a in state]
     for _ in range(5):
-        n1 = itml_sweep(V, sign, *state, gp, ig)
-        n2 = _reference_sweep(V, sign, *ref, gp, ig)
+        n1 = itml_sweep(V, sign, *state, gp, ig, order)
+        n2 = _reference_sweep(V, sign, *ref, gp, ig, order)
         # with hard constraints, re-projecting onto a tight constraint gives a
         # round-off sized alpha that may be exactly 0 in one implementation only
         assert n1 == n2 or (np.isinf(gamma) and abs(n1 - n2) <= 2)
@@ -79,6 +84,47 @@ def test_kernel_matches_numpy_reference(gamma):
     assert np.all(state[1] >= 0)  # duals stay non-negative
     assert state[1][3] == 0.0
     assert np.all(state[2][4] == np.eye(5)[4])  # the null direction is untouched
+    unvisited = np.setdiff1d(np.arange(40), order)
+    assert np.all(state[1][unvisited] == 0.0)  # constraints not in order are untouched
+    assert np.all(state[0][unvisited] == np.where(sign > 0, 1.0, 8.0)[unvisited])
+    assert itml_sweep(V, sign, *state, gp, ig, order[:0]) == 0  # empty order: no-op
+
+
+def _plain_full_sweeps(V, sign, gamma, bounds, n_sweeps):
+    """Full cyclic sweeps with the numpy reference (no skipping), identity prior."""
+    xi = np.where(sign > 0, bounds[0], bounds[1]).astype(float)
+    lam, A = np.zeros(len(sign)), np.eye(V.shape[1])
+    for _ in range(n_sweeps):
+        _reference_sweep(V, sign, xi, lam, A, gamma / (gamma + 1), 1 / gamma, range(len(sign)))
+    return A
+
+
+@pytest.mark.parametrize("gamma", [0.01, 1.0])
+def test_skipping_sweeps_reach_the_plain_optimum(iris_pairs, gamma):
+    # the solver skips constraints whose projection would do nothing; run to
+    # a tight tol it must land on the optimum of plain full cyclic sweeps
+    pairs, y = iris_pairs
+    V = pairs[:, 0] - pairs[:, 1]
+    bounds = (0.5, 6.0)
+    M, _, res = itml_solve(V, y, gamma=gamma, bounds=bounds, max_iter=20000, tol=1e-12)
+    assert res.converged
+    M_ref = _plain_full_sweeps(V, y.astype(float), gamma, bounds, 3000)
+    np.testing.assert_allclose(M, M_ref, rtol=1e-7, atol=1e-7 * np.abs(M_ref).max())
+    assert not np.allclose(M, np.eye(4), atol=1e-2)  # the constraints did move the metric
+
+
+def test_stops_only_when_no_skipped_constraint_is_violated():
+    # sweep 1 visits only the violated similar pair (the dissimilar one is
+    # satisfied and skipped); projecting it shrinks the metric along x, which
+    # violates the dissimilar pair. With tol=2 the dual change of sweep 1
+    # (exactly 1) is "small", so only the violation check keeps it going.
+    V = np.array([[2.0, 0.0], [1.0, 0.1]])
+    sign = np.array([1.0, -1.0])
+    M, _, res = itml_solve(V, sign, gamma=np.inf, bounds=(1.0, 0.5), max_iter=1000, tol=2.0)
+    assert res.converged and res.n_iter >= 2
+    assert res.history[0] == pytest.approx(1.0)
+    d2 = np.sum((V @ M) * V, axis=1)
+    assert d2[1] >= 0.5 * (1 - 1e-9)
 
 
 def test_fit_psd_symmetric_and_components(iris_pairs):

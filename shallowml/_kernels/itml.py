@@ -3,6 +3,8 @@
 Davis, Kulis, Jain, Sra & Dhillon, "Information-theoretic metric learning",
 ICML 2007, Algorithm 1, with the slack update in the form of the authors'
 reference implementation (projection step scaled by ``gamma / (gamma + 1)``).
+The caller chooses which constraints a sweep visits (``order``): all of
+them, or only the active ones (see :func:`shallowml.itml.itml_solve`).
 
 Each constraint costs ``O(d^2)``: ``A v`` (column axpys, so the loop
 vectorises without reassociating sums) and, when the projection is active,
@@ -15,8 +17,8 @@ from ._options import njit_serial
 
 
 @njit_serial
-def itml_sweep(V, sign, xi, lam, A, gamma_proj, inv_gamma):
-    """Project cyclically onto every constraint once, in order; update in place.
+def itml_sweep(V, sign, xi, lam, A, gamma_proj, inv_gamma, order):
+    """Project onto the constraints ``order[0], order[1], ...`` once each; update in place.
 
     Parameters
     ----------
@@ -34,17 +36,21 @@ def itml_sweep(V, sign, xi, lam, A, gamma_proj, inv_gamma):
         ``gamma / (gamma + 1)`` (1 for ``gamma = inf``).
     inv_gamma : float
         ``1 / gamma`` (0 for ``gamma = inf``).
+    order : ndarray of int64, shape (n_steps,)
+        Constraints to visit, in this order (``arange(n_constraints)`` for a
+        full sweep).
 
     Returns
     -------
     n_updates : int
         Number of constraints whose projection changed ``A``.
     """
-    n, d = V.shape
+    d = V.shape[1]
     Av = np.empty(d)
     tiny = np.finfo(np.float64).tiny
     n_updates = 0
-    for k in range(n):
+    for t in range(order.shape[0]):
+        k = order[t]
         for i in range(d):
             Av[i] = 0.0
         for j in range(d):
