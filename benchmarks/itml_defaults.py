@@ -14,7 +14,14 @@ It prints, per configuration, the mean 3-NN error minus the Euclidean one,
 on how many datasets the learned metric is better / worse than Euclidean,
 and how many fits reached ``tol`` within ``max_iter`` sweeps.
 
-Run: ``python -m benchmarks.itml_defaults [--seeds 2] [--datasets iris wine]``.
+A second part (``--part pairs``) studies ``ITML`` on given pairs, scored as
+a pair classifier: each dataset is split 50/50 (stratified, per seed),
+``n`` similar and ``n`` dissimilar training pairs (``n`` in {50, 500},
+capped at what exists) are drawn from the first half, 500 + 500 test pairs
+from the second, and the test ROC AUC of ``ITML(gamma)`` (``score``) is
+compared with that of the Euclidean distance.
+
+Run: ``python -m benchmarks.itml_defaults [--part knn|pairs|both] [--seeds 2] [--datasets iris wine]``.
 """
 
 import argparse
@@ -27,10 +34,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.preprocessing import StandardScaler
 
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
 from benchmarks.suite import ALL_DATASETS, iter_splits, knn_error, load_datasets, subsample
-from shallowml import ITML_Supervised
+from shallowml import ITML, ITML_Supervised
+from shallowml.constraints import count_pairs, pairs_from_indices, positive_negative_pairs
 
 GAMMAS = (0.01, 0.1, 1.0)
+PAIR_GAMMAS = (0.01, 0.1, 1.0, 10.0)
+PAIR_COUNTS = (50, 500)
 DEFAULT_DATASETS = tuple(n for n in ALL_DATASETS if n != "letter")
 
 
@@ -88,13 +101,63 @@ def summarize(out):
               f"{np.mean([r[2] for r in runs]):12.2f}")
 
 
+def _sample_pairs(X, y, n, seed):
+    codes = np.unique(y, return_inverse=True)[1]
+    n_pos, n_neg = (min(n, a) for a in count_pairs(codes))
+    pos, neg = positive_negative_pairs(codes, n_pos, n_neg, random_state=seed)
+    return pairs_from_indices(X, pos, neg)
+
+
+def pairs_study(names, seeds=2, folder=None):
+    """Return ``{(gamma, n): {dataset: [(auc - euclid_auc, converged), ...]}}``."""
+    out = defaultdict(lambda: defaultdict(list))
+    for name, X, y, X_test, y_test in load_datasets(names, folder):
+        if X_test is not None:
+            X, y = np.vstack([X, X_test]), np.concatenate([y, y_test])
+        for seed in range(seeds):
+            Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.5, stratify=y, random_state=seed)
+            Xa, ya = subsample(Xa, ya, 2000, seed)
+            scaler = StandardScaler().fit(Xa)
+            Xa, Xb = scaler.transform(Xa), scaler.transform(Xb)
+            test_pairs, test_y = _sample_pairs(Xb, yb, 500, seed + 100)
+            euclid = roc_auc_score(test_y, -np.linalg.norm(test_pairs[:, 0] - test_pairs[:, 1], axis=1))
+            for n in PAIR_COUNTS:
+                pairs, py = _sample_pairs(Xa, ya, n, seed)
+                for gamma in PAIR_GAMMAS:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always", ConvergenceWarning)
+                        est = ITML(gamma=gamma).fit(pairs, py)
+                    conv = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+                    auc = est.score(test_pairs, test_y)
+                    out[(gamma, n)][name].append((auc - euclid, conv))
+                    print(f"{name:14s} seed{seed} n={n:<4d} gamma={gamma:<5g} test ROC AUC {auc:.4f} "
+                          f"(Euclidean {euclid:.4f}) sweeps {est.n_iter_:4d} {'' if conv else 'not converged'}",
+                          flush=True)
+    return out
+
+
+def summarize_pairs(out):
+    """Print one line per (gamma, number of pairs)."""
+    print(f"\n{'pairs':>6s} {'gamma':>6s} {'mean AUC - Euclid':>18s} {'better':>7s} {'worse':>6s} {'converged':>10s}")
+    for (gamma, n), per_ds in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        deltas = [np.mean([r[0] for r in runs]) for runs in per_ds.values()]
+        runs = [r for rs in per_ds.values() for r in rs]
+        n_ds = len(deltas)
+        print(f"{n:6d} {gamma:6g} {np.mean(deltas):+18.4f} {sum(x > 1e-12 for x in deltas):3d}/{n_ds:<3d} "
+              f"{sum(x < -1e-12 for x in deltas):2d}/{n_ds:<3d} {sum(r[1] for r in runs):5d}/{len(runs):<4d}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
+    parser.add_argument("--part", choices=["knn", "pairs", "both"], default="both")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--data", default=None, help="UCI folder (default: $SHALLOWML_DATA or ../shared/uci)")
     args = parser.parse_args(argv)
-    summarize(study(args.datasets, args.seeds, args.data))
+    if args.part in ("knn", "both"):
+        summarize(study(args.datasets, args.seeds, args.data))
+    if args.part in ("pairs", "both"):
+        summarize_pairs(pairs_study(args.datasets, args.seeds, args.data))
 
 
 if __name__ == "__main__":

@@ -286,8 +286,11 @@ def test_supervised_deterministic_and_defaults():
     # default n_constraints = 20 * n_classes^2 of each kind: equals fitting ITML on those pairs
     pos, neg = positive_negative_pairs(y, 180, random_state=np.random.RandomState(0))
     pairs, py = pairs_from_indices(X, pos, neg)
-    d = ITML(max_iter=30).fit(pairs, py)
+    d = ITML(gamma=a.gamma, max_iter=30).fit(pairs, py)
     np.testing.assert_allclose(a.components_, d.components_, rtol=1e-12, atol=1e-12)
+    # the defaults differ on purpose (see the Notes of both classes)
+    assert ITML().gamma == 1.0 and ITML_Supervised().gamma == 0.01
+    assert ITML().tol == ITML_Supervised().tol == 1e-3
     # small classes: the default is capped at the available pairs
     e = ITML_Supervised(max_iter=5, random_state=0).fit(X[::10], y[::10])
     assert np.all(np.isfinite(e.components_))
