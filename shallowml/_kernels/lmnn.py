@@ -17,7 +17,7 @@ is O(n * k + number of impostor pairs); no n x n matrix is ever formed.
 import numba
 import numpy as np
 
-from ._options import njit_inline, njit_parallel, njit_serial
+from ._options import njit_inline, njit_parallel, njit_serial, use_parallel
 from .distances import sq_dist
 from .heap import heap_push
 
@@ -252,7 +252,7 @@ PARALLEL_MIN_WORK = 2_000_000
 
 def _pick(name, work):
     serial, parallel = _VARIANTS[name]
-    return parallel if work >= PARALLEL_MIN_WORK else serial
+    return parallel if use_parallel(work, PARALLEL_MIN_WORK) else serial
 
 
 def target_sq_dists(Z, targets):

@@ -20,6 +20,7 @@ kernels skip its zeros when forming ``W Z`` and ``W^T Z``.
 
 import numpy as np
 
+from .._kernels._options import use_parallel
 from .._kernels.nca import (
     accumulate_transposed,
     accumulate_transposed_serial,
@@ -109,7 +110,7 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, block_rows=None, scale=1.
         Zb = Z if (anchors is None and b == n) else np.ascontiguousarray(Z[rows])
         if from_products:
             np.dot(Zb, Z.T, out=block)
-        serial = b * n < _SERIAL_BELOW
+        serial = not use_parallel(b * n, _SERIAL_BELOW)
         weights = nca_block_weights_serial if serial else nca_block_weights
         weights(block, Z, ZT, sq_norms, from_products, rows, y_codes, p[start : start + b], wz[:b])
         AZ[rows] += wz[:b]

@@ -1,0 +1,61 @@
+"""The warm-up helper compiles the parallel kernels too (steady-state timings afterwards)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from shallowml import NCA
+from shallowml._kernels import _options
+from shallowml._kernels import lmnn as lmnn_kernels
+
+
+def test_parallel_switch_is_scoped():
+    assert not _options.use_parallel(10, 100) and _options.use_parallel(100, 100)
+    with _options.parallel_variants_everywhere():
+        assert _options.use_parallel(0, 100)
+        with _options.parallel_variants_everywhere():
+            assert _options.use_parallel(0, 100)
+        assert _options.use_parallel(0, 100)  # nested exit keeps the outer setting
+    assert not _options.use_parallel(10, 100)
+    try:
+        with _options.parallel_variants_everywhere():
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    assert not _options.use_parallel(10, 100)  # restored after an error too
+
+
+def test_lmnn_kernels_follow_the_switch():
+    for name, (serial, parallel) in lmnn_kernels._VARIANTS.items():
+        assert lmnn_kernels._pick(name, 0) is serial
+        with _options.parallel_variants_everywhere():
+            assert lmnn_kernels._pick(name, 0) is parallel
+
+
+def test_warm_up_compiles_parallel_variants_in_a_fresh_process():
+    # a fresh interpreter, so kernels compiled by other tests cannot hide a failure
+    code = (
+        "from shallowml import NCA\n"
+        "from shallowml._kernels import nca\n"
+        "from shallowml.utils.warmup import warm_up\n"
+        "assert not nca.nca_block_weights.signatures\n"
+        "assert warm_up(NCA(max_iter=5)) > 0\n"
+        "assert nca.nca_block_weights.signatures and nca.accumulate_transposed.signatures\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_forced_parallel_gives_the_same_fit():
+    # the parallel variants reduce in a fixed order: forcing them must not change results
+    # (NCA: its parallel kernels compile in seconds; LMNN's take tens of seconds)
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 5)
+    y = np.arange(80) % 3
+    a = NCA(max_iter=20, random_state=0).fit(X, y).components_
+    with _options.parallel_variants_everywhere():
+        b = NCA(max_iter=20, random_state=0).fit(X, y).components_
+    np.testing.assert_array_equal(a, b)
