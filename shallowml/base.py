@@ -77,10 +77,21 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return X @ self.components_.T.astype(X.dtype, copy=False)
 
     def get_mahalanobis_matrix(self):
-        """Return ``M = L^T L``, shape ``(n_features, n_features)``, symmetric PSD."""
+        """Return ``M = L^T L``, shape ``(n_features, n_features)``, symmetric PSD.
+
+        Raises ``ValueError`` when ``M`` is not representable in float64
+        (entries of ``components_`` above about 1e154, e.g. after fitting on
+        data scaled to 1e-160); ``components_`` and ``transform`` still work.
+        """
         check_is_fitted(self)
         L = self.components_
-        M = L.T @ L
+        with np.errstate(over="ignore", invalid="ignore"):
+            M = L.T @ L
+        if not np.all(np.isfinite(M)):
+            raise ValueError(
+                f"M = L^T L overflows float64 (max |components_| = {np.abs(L).max():.3g}); "
+                "use components_ or transform instead, or rescale the data."
+            )
         return 0.5 * (M + M.T)
 
     def get_metric(self):

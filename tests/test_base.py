@@ -61,6 +61,14 @@ def test_mahalanobis_matrix_of_fixed_map():
 
 
 # --------------------------------------------------------------------- metric
+def test_mahalanobis_matrix_overflow_is_an_error():
+    est = Covariance().fit(np.random.RandomState(0).randn(30, 3) * 1e-160)
+    assert np.abs(est.components_).max() > 1e155  # L itself is finite
+    with pytest.raises(ValueError, match="overflows float64"):
+        est.get_mahalanobis_matrix()
+    assert np.all(np.isfinite(est.transform(np.ones((2, 3)) * 1e-160)))
+
+
 def test_get_metric_in_knn_equals_transform(iris, fitted):
     X, y = iris
     knn_metric = KNeighborsClassifier(n_neighbors=5, metric=fitted.get_metric(), algorithm="brute").fit(X, y)
