@@ -1,4 +1,4 @@
-"""Tests for ITML (shallowml/itml.py) and its projection kernel (shallowml/_kernels/itml.py)."""
+"""Tests for ITML (shallowml/itml.py), its solver (shallowml/_solvers/bregman.py) and projection kernel (shallowml/_kernels/itml.py)."""
 
 import pickle
 import re
@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from shallowml import ITML, ITML_Supervised
 from shallowml._kernels.itml import itml_sweep
 from shallowml.constraints import pairs_from_indices, positive_negative_pairs
-from shallowml.itml import itml_solve
+from shallowml._solvers.bregman import itml_solve
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

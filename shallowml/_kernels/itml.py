@@ -4,7 +4,7 @@ Davis, Kulis, Jain, Sra & Dhillon, "Information-theoretic metric learning",
 ICML 2007, Algorithm 1, with the slack update in the form of the authors'
 reference implementation (projection step scaled by ``gamma / (gamma + 1)``).
 The caller chooses which constraints a sweep visits (``order``): all of
-them, or only the active ones (see :func:`shallowml.itml.itml_solve`).
+them, or only the active ones (see :func:`shallowml._solvers.bregman.itml_solve`).
 
 Each constraint costs ``O(d^2)``: ``A v`` (column axpys, so the loop
 vectorises without reassociating sums) and, when the projection is active,
