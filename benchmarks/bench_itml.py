@@ -41,9 +41,8 @@ from shallowml import ITML, ITML_Supervised
 from shallowml.constraints import pairs_from_indices, positive_negative_pairs
 
 
-def _metric_learn_bounds(pairs):
-    """metric-learn's default ITML bounds (used by it as bounds on squared distances)."""
-    points = np.unique(pairs.reshape(-1, pairs.shape[2]), axis=0)
+def metric_learn_bounds(points):
+    """metric-learn's default ITML bounds on ``points`` (used by it as bounds on squared distances)."""
     return tuple(np.percentile(pairwise_distances(points), (5, 95)))
 
 
@@ -52,7 +51,8 @@ def _knn_error(L, X_train, y_train, X_test, y_test, k=3):
     return 1.0 - knn.score(X_test @ L.T, y_test)
 
 
-def _fit_timed(est, *args):
+def fit_timed(est, *args):
+    """Fit ``est``; return ``(seconds, converged)`` (converged: no ConvergenceWarning)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         t0 = time.perf_counter()
@@ -68,12 +68,12 @@ def check_against_metric_learn(n_per_kind=100):
     X = StandardScaler().fit_transform(X)
     pos, neg = positive_negative_pairs(y, n_per_kind, random_state=0)
     pairs, py = pairs_from_indices(X, pos, neg)
-    bounds = _metric_learn_bounds(pairs)
+    bounds = metric_learn_bounds(np.unique(pairs.reshape(-1, pairs.shape[2]), axis=0))
     with warnings.catch_warnings():  # JIT warm-up
         warnings.simplefilter("ignore", ConvergenceWarning)
         ITML(bounds=bounds, max_iter=2).fit(pairs[:4], py[:4])
     ours = ITML(gamma=1.0, bounds=bounds, max_iter=20000, tol=1e-10)
-    t_ours, _ = _fit_timed(ours, pairs, py)
+    t_ours, _ = fit_timed(ours, pairs, py)
     ref = fit_metric_learn("ITML", {"gamma": 1.0, "max_iter": 20000, "convergence_threshold": 1e-10},
                            pairs=pairs, y=py)
     if ref is None:
@@ -106,7 +106,7 @@ def bench_digits(max_iter=1000, seeds=(0, 1, 2)):
     compile_time = time.perf_counter() - t0
     # metric-learn's bounds are computed on the points of its pairs; ours are
     # sampled differently, so take the heuristic on all training points
-    ml_bounds = tuple(np.percentile(pairwise_distances(X_tr), (5, 95)))
+    ml_bounds = metric_learn_bounds(X_tr)
     rows = {}
     for seed in seeds:
         ref = fit_metric_learn(
@@ -122,7 +122,7 @@ def bench_digits(max_iter=1000, seeds=(0, 1, 2)):
         ]
         for name, params in configs:
             est = ITML_Supervised(n_constraints=n_constraints, random_state=seed, max_iter=max_iter, **params)
-            t, _ = _fit_timed(est, X_tr, y_tr)
+            t, _ = fit_timed(est, X_tr, y_tr)
             err = _knn_error(est.components_, X_tr, y_tr, X_te, y_te)
             rows.setdefault(name, []).append((t, est.n_iter_, err))
         print(f"[digits] pair seed {seed} done", flush=True)

@@ -25,18 +25,14 @@ Run: ``python -m benchmarks.itml_defaults [--part knn|pairs|both] [--seeds 2] [-
 """
 
 import argparse
-import time
-import warnings
 from collections import defaultdict
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import pairwise_distances
+from sklearn.metrics import pairwise_distances, roc_auc_score
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
-
+from benchmarks.bench_itml import fit_timed
 from benchmarks.suite import ALL_DATASETS, iter_splits, knn_error, load_datasets, subsample
 from shallowml import ITML, ITML_Supervised
 from shallowml.constraints import count_pairs, pairs_from_indices, positive_negative_pairs
@@ -58,12 +54,7 @@ def points_bounds(X, seed, n_points=1000):
 def fit_one(X, y, seed, gamma, bounds):
     """Fit ``ITML_Supervised``; return ``(estimator, seconds, converged)``."""
     est = ITML_Supervised(gamma=gamma, bounds=bounds, random_state=seed)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        elapsed = time.perf_counter() - t0
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    elapsed, converged = fit_timed(est, X, y)
     return est, elapsed, converged
 
 
@@ -124,10 +115,8 @@ def pairs_study(names, seeds=2, folder=None):
             for n in PAIR_COUNTS:
                 pairs, py = _sample_pairs(Xa, ya, n, seed)
                 for gamma in PAIR_GAMMAS:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always", ConvergenceWarning)
-                        est = ITML(gamma=gamma).fit(pairs, py)
-                    conv = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+                    est = ITML(gamma=gamma)
+                    _, conv = fit_timed(est, pairs, py)
                     auc = est.score(test_pairs, test_y)
                     out[(gamma, n)][name].append((auc - euclid, conv))
                     print(f"{name:14s} seed{seed} n={n:<4d} gamma={gamma:<5g} test ROC AUC {auc:.4f} "
