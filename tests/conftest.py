@@ -1,4 +1,4 @@
-"""Shared fixtures: data folder lookup and one JIT warm-up per session."""
+"""Shared fixtures: data folder lookup, one JIT warm-up per session, iris pairs."""
 
 import os
 from pathlib import Path
@@ -37,3 +37,23 @@ def warm_jit():
     X = np.random.RandomState(0).rand(6, 2)
     pairwise_sq_distances(X)
     same_class_neighbors(X, np.array([0, 0, 0, 1, 1, 1]), 1)
+
+
+@pytest.fixture(scope="session")
+def make_iris_pairs():
+    """``make(n_per_kind)``: shuffled similar/dissimilar pairs of standardised iris."""
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    from shallowml.constraints import pairs_from_indices, positive_negative_pairs
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+
+    def make(n_per_kind):
+        pos, neg = positive_negative_pairs(y, n_per_kind, random_state=0)
+        pairs, py = pairs_from_indices(X, pos, neg)
+        order = np.random.RandomState(1).permutation(py.size)
+        return pairs[order], py[order]
+
+    return make

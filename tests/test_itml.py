@@ -9,7 +9,6 @@ from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
-from sklearn.preprocessing import StandardScaler
 
 from shallowml import ITML, ITML_Supervised
 from shallowml._kernels.itml import itml_sweep
@@ -41,13 +40,8 @@ def _reference_sweep(V, sign, xi, lam, A, gamma_proj, inv_gamma, order):
 
 
 @pytest.fixture(scope="module")
-def iris_pairs():
-    X, y = load_iris(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    pos, neg = positive_negative_pairs(y, 40, random_state=0)
-    pairs, py = pairs_from_indices(X, pos, neg)
-    order = np.random.RandomState(1).permutation(py.size)
-    return pairs[order], py[order]
+def iris_pairs(make_iris_pairs):
+    return make_iris_pairs(40)
 
 
 def _psd_check(M):

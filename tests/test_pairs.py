@@ -6,15 +6,12 @@ import re
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.datasets import load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, f1_score, get_scorer, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.preprocessing import StandardScaler
 
 from shallowml import ITML
 from shallowml.base import MahalanobisMixin
-from shallowml.constraints import pairs_from_indices, positive_negative_pairs
 from shallowml.pairs import PairsClassifierMixin, _cut_statistics
 
 
@@ -147,13 +144,8 @@ def test_calibrate_errors():
 
 
 @pytest.fixture(scope="module")
-def iris_pairs():
-    X, y = load_iris(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    pos, neg = positive_negative_pairs(y, 60, random_state=0)
-    pairs, py = pairs_from_indices(X, pos, neg)
-    order = np.random.RandomState(1).permutation(py.size)
-    return pairs[order], py[order]
+def iris_pairs(make_iris_pairs):
+    return make_iris_pairs(60)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
