@@ -5,36 +5,19 @@ Margin Nearest Neighbor Classification. JMLR 10, 207-244.
 """
 
 import numbers
-import time
 import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 
-from ._kernels.lmnn import rows_contained
 from ._kernels.neighbors import same_class_neighbors
-from ._losses.lmnn import find_impostors, lmnn_evaluate, margin_radius
-from ._solvers.lbfgs import minimize_lbfgs
-from ._solvers.result import SolverResult
+from ._solvers.lmnn_rounds import lmnn_active_set
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
+from .utils.threads import single_threaded_blas
 from .utils.validation import encode_class_labels
-
-# Candidate impostors are searched within this factor times the squared margin
-# radius, so that the list stays complete while L moves during one round.
-_CANDIDATE_SLACK = 1.5
-_MAX_ROUNDS = 50
-# L-BFGS iterations of the first round; each further round may take twice as many
-_FIRST_ROUND_ITER = 10
-# Huber smoothing widths of the hinge, one stage each; the last stage (0) is the
-# exact LMNN objective. Smoothed stages avoid L-BFGS stalling at the kinks.
-_SMOOTHING = (0.1, 0.01, 0.0)
-# the stopping rule averages the relative objective decrease over this many iterations
-_WINDOW = 5
-
 
 def _scaled(X):
     """``((X - mean) / s, s)`` with ``s`` the RMS of the feature standard deviations.
@@ -251,122 +234,25 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         X = Xs
         targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors)
 
-        # the BLAS products here are small; a single BLAS thread avoids oversubscription
-        # with the numba kernels, which parallelise over rows
-        with threadpool_limits(limits=1, user_api="blas"):
-            result = self._solve(X, y_codes, targets, L, n_components, scale)
+        callback = None
+        if self.callback is not None:
+            def callback(x, n_iter):
+                self.callback(x.reshape(n_components, n_features) / scale, n_iter)
+
+        # the BLAS products here are small; one BLAS thread avoids oversubscription with
+        # the numba kernels, which parallelise over rows (see utils.threads)
+        with single_threaded_blas():
+            result, self.n_active_triplets_ = lmnn_active_set(
+                X, y_codes, targets, L, push_weight=self.push_weight, max_iter=self.max_iter,
+                tol=self.tol, max_impostors=self.max_impostors, callback=callback,
+                verbose=self.verbose, name=name,
+            )
         self.components_ = result.x.reshape(n_components, n_features) / scale
         self.n_iter_ = result.n_iter
         self.objective_ = result.fun
         result.warn_if_not_converged(name)
         return self
 
-    def _solve(self, X, y_codes, targets, L, n_components, scale):
-        """Active-set rounds of L-BFGS; returns a SolverResult with the classic objective."""
-        n = X.shape[0]
-        mu = float(self.push_weight)
-        budget = int(self.max_impostors)
-        t0 = time.perf_counter()
-        state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
-                 "trace": [], "stalled": False}
-        history = []
-
-        if self.verbose:
-            print(f"[{type(self).__name__}] {'iter':>6} {'objective':>14} {'active':>10} "
-                  f"{'step':>10} {'time(s)':>8}")
-
-        def search(L):
-            Z = X @ L.T
-            radius = margin_radius(Z, targets)
-            indptr, indices, dists, truncated = find_impostors(
-                Z, y_codes, _CANDIDATE_SLACK * radius, max_pairs=budget
-            )
-            return radius, indptr, indices, dists, truncated
-
-        def exact_subset(radius, indptr, indices, dists):
-            rows = np.repeat(np.arange(n), np.diff(indptr))
-            keep = dists < radius[rows]
-            sub_ptr = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows[keep], minlength=n), out=sub_ptr[1:])
-            return sub_ptr, indices[keep]
-
-        def make_fun(indptr, indices, smoothing):
-            def fun(x):
-                loss, grad, active = lmnn_evaluate(
-                    x, X, targets, indptr, indices, mu, n_components, smoothing
-                )
-                state["x"], state["loss"], state["active"] = x.copy(), loss, active
-                return loss / n, grad / n
-
-            return fun
-
-        def on_iter(x, it_round):
-            state["iter"] += 1
-            loss = state["loss"] if np.array_equal(x, state["x"]) else float("nan")
-            if self.verbose:
-                step = float(np.linalg.norm(x - state["prev"]))
-                print(f"[{type(self).__name__}] {state['iter']:>6d} {loss:>14.6g} "
-                      f"{state['active']:>10d} {step:>10.3g} {time.perf_counter() - t0:>8.2f}")
-            state["prev"] = x.copy()
-            if self.callback is not None:
-                self.callback(x.reshape(n_components, -1) / scale, state["iter"])
-            trace = state["trace"]
-            trace.append(loss)
-            # stop the round when the objective decreases by less than tol (relative)
-            # per iteration, on average over the last _WINDOW iterations
-            if len(trace) > _WINDOW:
-                old, new = trace[-1 - _WINDOW], trace[-1]
-                if np.isfinite(old) and np.isfinite(new) and old - new <= _WINDOW * self.tol * abs(new):
-                    state["stalled"] = True
-                    raise StopIteration
-
-        x = L.ravel().copy()
-        radius, indptr, indices, dists, truncated = search(L)
-        warned = False
-        converged = False
-        message = "maximum number of rounds reached"
-        stage = 0
-        for rnd in range(_MAX_ROUNDS):
-            if truncated and not warned:
-                warnings.warn(
-                    f"{type(self).__name__}: more impostor pairs than max_impostors={budget}; "
-                    "keeping the closest ones per sample. The objective ignores the farthest "
-                    "impostors; increase max_impostors for the exact objective.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                warned = True
-            # short rounds first (L moves most at the start), longer ones later
-            round_iter = min(self.max_iter - state["iter"], _FIRST_ROUND_ITER * 2**rnd)
-            state["trace"], state["stalled"] = [], False
-            res = minimize_lbfgs(
-                make_fun(indptr, indices, _SMOOTHING[stage]), x, max_iter=round_iter, tol=self.tol,
-                callback=on_iter,
-            )
-            history.extend(h * n for h in res.history)
-            x = res.x
-            used_ptr, used_idx = indptr, indices
-            radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1))
-            ex_ptr, ex_idx = exact_subset(radius, indptr, indices, dists)
-            complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
-            round_done = state["stalled"] or res.n_iter < round_iter
-            if round_done and (complete or truncated):
-                if stage + 1 < len(_SMOOTHING):
-                    stage += 1
-                    continue
-                converged = True
-                message = "objective decrease below tol" if state["stalled"] else res.message
-                break
-            if state["iter"] >= self.max_iter:
-                message = "maximum number of iterations reached"
-                break
-        # the final objective with the exact impostor set at x (or the budgeted list)
-        loss, _, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
-        self.n_active_triplets_ = active
-        return SolverResult(
-            x=x, fun=loss, n_iter=state["iter"], converged=converged, message=message,
-            history=history,
-        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from shallowml._kernels._options import parallel_variants_everywhere
 from shallowml.utils import _robustness as rb
 from shallowml.utils.discovery import all_estimators, input_kind
 from shallowml.utils.threads import numba_threads
@@ -55,12 +56,45 @@ def test_same_seed_same_components(cls):
 
 @pytest.mark.skipif(MAX_THREADS < 2, reason="numba has a single thread here")
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_thread_count_does_not_change_components(cls):
+def test_parallel_variants_and_thread_count_do_not_change_components(cls):
+    # 120 samples run the serial variants; forcing the parallel ones at 2 threads must
+    # give the same bits (disjoint writes, fixed-order reductions)
     kind = input_kind(cls)
     with numba_threads(1):
         L1 = _fit(_make(cls), kind).components_
-    with numba_threads(MAX_THREADS):
+    with numba_threads(MAX_THREADS), parallel_variants_everywhere():
         L2 = _fit(_make(cls), kind).components_
+    np.testing.assert_array_equal(L1, L2)
+
+
+@pytest.mark.skipif(MAX_THREADS < 2, reason="numba has a single thread here")
+@pytest.mark.parametrize("name", ["LMNN", "NCA"])
+def test_parallel_variants_run_above_the_size_switch(name, monkeypatch):
+    # the same check where the size switch itself picks the parallel variants
+    import shallowml
+    from shallowml._kernels._options import SizeDispatched
+
+    picked = []
+    pick = SizeDispatched.pick
+
+    def recording_pick(self, *args):
+        kernel = pick(self, *args)
+        picked.append(kernel is self.parallel)
+        return kernel
+
+    monkeypatch.setattr(SizeDispatched, "pick", recording_pick)
+    rng = np.random.RandomState(1)
+    y = np.arange(1500) % 3
+    X = rng.standard_normal((1500, 6)) + 2.0 * np.eye(3, 6)[y]
+    est = getattr(shallowml, name)(max_iter=6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning with the capped max_iter
+        with numba_threads(1):  # one thread: the serial variants run
+            L1 = clone(est).fit(X, y).components_
+        picked.clear()
+        with numba_threads(MAX_THREADS):
+            L2 = clone(est).fit(X, y).components_
+    assert any(picked), "no parallel variant ran"
     np.testing.assert_array_equal(L1, L2)
 
 

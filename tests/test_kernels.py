@@ -223,18 +223,41 @@ def _kernel_dispatchers():
     import pkgutil
 
     import shallowml._kernels as kernels
+    from shallowml._kernels._options import SizeDispatched
 
     for info in pkgutil.iter_modules(kernels.__path__):
         mod = importlib.import_module(f"shallowml._kernels.{info.name}")
         for name, obj in vars(mod).items():
-            if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == mod.__name__:
+            if isinstance(obj, SizeDispatched) and obj.__module__ == mod.__name__:
+                yield pytest.param(obj.serial, id=f"{info.name}.{name}.serial")
+                yield pytest.param(obj.parallel, id=f"{info.name}.{name}.parallel")
+            elif isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == mod.__name__:
                 yield pytest.param(obj, id=f"{info.name}.{name}")
 
 
-@pytest.mark.parametrize("kernel", list(_kernel_dispatchers()))
+KERNELS = list(_kernel_dispatchers())
+
+
+def test_every_parallel_kernel_is_size_dispatched():
+    """Parallel kernels are declared only through size_dispatched (one way to pick a variant)."""
+    assert any("parallel" in p.id for p in KERNELS)
+    for p in KERNELS:
+        (kernel,) = p.values
+        if kernel.targetoptions.get("parallel"):
+            assert p.id.endswith(".parallel"), p.id
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_kernel_options_follow_conventions(kernel):
-    """No fastmath (NaN/inf may occur); parallel kernels are never disk-cached (STYLE 6, 7)."""
+    """No fastmath (NaN/inf may occur); every kernel, parallel ones too, is disk-cached (STYLE 6, 7)."""
     opts = kernel.targetoptions
     assert not opts.get("fastmath"), "fastmath is not allowed in shallowml kernels"
-    if opts.get("parallel"):
-        assert type(kernel._cache).__name__ == "NullCache", "parallel kernels must not use cache=True"
+    assert type(kernel._cache).__name__ == "FunctionCache", "kernels must use cache=True"
+
+
+def test_variants_have_their_own_cache_files():
+    """Serial and parallel variants of one function must not share a cache index (numba keys it by name)."""
+    from shallowml._kernels.lmnn import lmnn_rows
+
+    serial, parallel = lmnn_rows.variants
+    assert serial._cache._cache_file._index_name != parallel._cache._cache_file._index_name

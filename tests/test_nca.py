@@ -54,11 +54,11 @@ def small_problem():
     return X, y.astype(np.int64), L
 
 
-@pytest.mark.parametrize("variant", ["", "_serial"])
+@pytest.mark.parametrize("variant", ["serial", "parallel"])
 @pytest.mark.parametrize("from_products", [False, True])
 def test_kernel_matches_numpy_reference(small_problem, from_products, variant):
-    nca_block_weights = getattr(kernels, "nca_block_weights" + variant)
-    accumulate_transposed = getattr(kernels, "accumulate_transposed" + variant)
+    nca_block_weights = getattr(kernels.nca_block_weights, variant)
+    accumulate_transposed = getattr(kernels.accumulate_transposed, variant)
     X, y, L = small_problem
     Z = X @ L.T
     Z -= Z.mean(0)

@@ -28,21 +28,26 @@ def test_parallel_switch_is_scoped():
 
 
 def test_lmnn_kernels_follow_the_switch():
-    for name, (serial, parallel) in lmnn_kernels._VARIANTS.items():
-        assert lmnn_kernels._pick(name, 0) is serial
-        with _options.parallel_variants_everywhere():
-            assert lmnn_kernels._pick(name, 0) is parallel
+    from shallowml._kernels._options import SizeDispatched
+
+    kernels = [k for k in vars(lmnn_kernels).values() if isinstance(k, SizeDispatched)]
+    assert len(kernels) == 5
+    tiny = (np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int64))
+    assert lmnn_kernels.target_sq_dists.pick(*tiny) is lmnn_kernels.target_sq_dists.serial
+    with _options.parallel_variants_everywhere():
+        assert lmnn_kernels.target_sq_dists.pick(*tiny) is lmnn_kernels.target_sq_dists.parallel
 
 
-def test_warm_up_compiles_parallel_variants_in_a_fresh_process():
-    # a fresh interpreter, so kernels compiled by other tests cannot hide a failure
+def test_warm_up_runs_both_variants_in_a_fresh_process():
+    # a fresh interpreter, so kernels run by other tests cannot hide a failure
     code = (
         "from shallowml import NCA\n"
         "from shallowml._kernels import nca\n"
         "from shallowml.utils.warmup import warm_up\n"
-        "assert not nca.nca_block_weights.signatures\n"
+        "assert not nca.nca_block_weights.parallel.signatures\n"
         "assert warm_up(NCA(max_iter=5)) > 0\n"
-        "assert nca.nca_block_weights.signatures and nca.accumulate_transposed.signatures\n"
+        "assert nca.nca_block_weights.parallel.signatures and nca.accumulate_transposed.parallel.signatures\n"
+        "assert nca.nca_block_weights.serial.signatures\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -51,7 +56,6 @@ def test_warm_up_compiles_parallel_variants_in_a_fresh_process():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_forced_parallel_gives_the_same_fit():
     # the parallel variants reduce in a fixed order: forcing them must not change results
-    # (NCA: its parallel kernels compile in seconds; LMNN's take tens of seconds)
     rng = np.random.RandomState(0)
     X = rng.randn(80, 5)
     y = np.arange(80) % 3

@@ -7,7 +7,7 @@ returns small negative values. Blocks keep memory at O(block_rows * n).
 import numba
 import numpy as np
 
-from ._options import njit_inline, njit_parallel
+from ._options import njit_inline, size_dispatched
 
 
 @njit_inline
@@ -20,7 +20,7 @@ def sq_dist(a, b):
     return acc
 
 
-@njit_parallel
+@size_dispatched(work=lambda A, B, out: out.size * A.shape[1])
 def sq_dists_into(A, B, out):
     """Fill ``out[i, j] = ||A[i] - B[j]||^2`` (rows in parallel, disjoint writes)."""
     for i in numba.prange(A.shape[0]):

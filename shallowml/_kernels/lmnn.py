@@ -7,22 +7,23 @@ the samples ``l`` of other classes to test in the hinge
 ``[1 + ||z_i - z_j||^2 - ||z_i - z_l||^2]_+``.
 
 Every kernel loops over rows with ``prange`` and writes only row ``i`` of its
-outputs, so results do not depend on the thread count. Each is built twice
-from one Python function: a cached serial variant (small problems, no
-threading overhead) and an uncached parallel one; the public wrappers pick
-by the amount of work. Memory
+outputs, so results do not depend on the thread count. Each is declared with
+:func:`~shallowml._kernels._options.size_dispatched`: a serial and a
+parallel variant of one Python function, both cached on disk, picked per
+call by the amount of work. Memory
 is O(n * k + number of impostor pairs); no n x n matrix is ever formed.
 """
 
 import numba
 import numpy as np
 
-from ._options import njit_inline, njit_parallel, njit_serial, use_parallel
+from ._options import njit_inline, njit_serial, size_dispatched
 from .distances import sq_dist
 from .heap import heap_push
 
 
-def _target_sq_dists(Z, targets):
+@size_dispatched(work=lambda Z, targets: targets.size * Z.shape[1])
+def target_sq_dists(Z, targets):
     """``||z_i - z_{targets[i, j]}||^2`` (0 where the target is the ``-1`` pad)."""
     n, k = targets.shape
     out = np.zeros((n, k))
@@ -52,7 +53,8 @@ def _is_impostor(G, r, i, l, Z, sqn, y_codes, radius):
     return -1.0
 
 
-def _count_impostors_block(G, row0, Z, sqn, y_codes, radius):
+@size_dispatched(work=lambda G, *_: G.size)
+def count_impostors_block(G, row0, Z, sqn, y_codes, radius):
     """Impostor count of rows ``row0 .. row0 + G.shape[0]`` (``G = Z[rows] @ Z.T``).
 
     An impostor of ``i`` is ``l`` with ``y_l != y_i`` and
@@ -74,7 +76,8 @@ def _count_impostors_block(G, row0, Z, sqn, y_codes, radius):
     return counts
 
 
-def _fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, counts):
+@size_dispatched(work=lambda G, *_: G.size)
+def fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, counts):
     """Fill the impostor lists of a block of rows (CSR offsets ``ptr``, rows sorted by index).
 
     ``ptr[r + 1] - ptr[r]`` is the capacity of row ``r``; when it is below
@@ -116,7 +119,8 @@ def _fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, counts):
     return indices, dists
 
 
-def _rows_contained(indptr_a, indices_a, indptr_b, indices_b):
+@size_dispatched(work=lambda indptr_a, indices_a, indptr_b, indices_b: indices_a.size + indices_b.size)
+def rows_contained(indptr_a, indices_a, indptr_b, indices_b):
     """Per row, True when every index of list ``a`` also occurs in list ``b`` (both sorted)."""
     n = indptr_a.shape[0] - 1
     out = np.ones(n, dtype=np.bool_)
@@ -133,7 +137,8 @@ def _rows_contained(indptr_a, indices_a, indptr_b, indices_b):
     return out
 
 
-def _lmnn_rows(X, Z, targets, indptr, indices, push_weight, smoothing):
+@size_dispatched(work=lambda X, Z, targets, indptr, indices, *_: (indices.size + targets.size) * Z.shape[1])
+def lmnn_rows(X, Z, targets, indptr, indices, push_weight, smoothing):
     """Loss terms and pair weights of the classic LMNN objective, row by row.
 
     For row ``i`` with targets ``j`` and candidate impostors ``l``::
@@ -232,51 +237,3 @@ def column_sums(n, targets, w_targets, indices, w_impostors):
     for p in range(indices.shape[0]):
         deg_in[indices[p]] += w_impostors[p]
     return deg_in
-
-
-# Serial (cached) and parallel variants of each row kernel, from one Python function.
-_VARIANTS = {
-    name: (njit_serial(fn), njit_parallel(fn))
-    for name, fn in [
-        ("target_sq_dists", _target_sq_dists),
-        ("count_impostors_block", _count_impostors_block),
-        ("fill_impostors_block", _fill_impostors_block),
-        ("rows_contained", _rows_contained),
-        ("lmnn_rows", _lmnn_rows),
-    ]
-}
-
-# below this many scalar operations a kernel runs serially
-PARALLEL_MIN_WORK = 2_000_000
-
-
-def _pick(name, work):
-    serial, parallel = _VARIANTS[name]
-    return parallel if use_parallel(work, PARALLEL_MIN_WORK) else serial
-
-
-def target_sq_dists(Z, targets):
-    """``||z_i - z_{targets[i, j]}||^2`` (0 where the target is the ``-1`` pad)."""
-    return _pick("target_sq_dists", targets.size * Z.shape[1])(Z, targets)
-
-
-def count_impostors_block(G, row0, Z, sqn, y_codes, radius):
-    """See :func:`_count_impostors_block`."""
-    return _pick("count_impostors_block", G.size)(G, row0, Z, sqn, y_codes, radius)
-
-
-def fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, counts):
-    """See :func:`_fill_impostors_block`."""
-    return _pick("fill_impostors_block", G.size)(G, row0, Z, sqn, y_codes, radius, ptr, counts)
-
-
-def rows_contained(indptr_a, indices_a, indptr_b, indices_b):
-    """See :func:`_rows_contained`."""
-    work = indices_a.size + indices_b.size
-    return _pick("rows_contained", work)(indptr_a, indices_a, indptr_b, indices_b)
-
-
-def lmnn_rows(X, Z, targets, indptr, indices, push_weight, smoothing):
-    """See :func:`_lmnn_rows`."""
-    work = (indices.size + targets.size) * Z.shape[1]
-    return _pick("lmnn_rows", work)(X, Z, targets, indptr, indices, push_weight, smoothing)

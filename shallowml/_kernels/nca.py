@@ -7,22 +7,25 @@ and huge distances (where ``exp(-d)`` underflows for every ``j``) both give
 finite weights; terms below ``exp(-50)`` times the largest are treated as zero. It then overwrites the block with the gradient weights
 ``W_ij = p_ij * ([y_i == y_j] - p_i)`` where ``p_i = sum_{j: y_j = y_i} p_ij``.
 
-Rows are processed in parallel; each row only writes its own row of the block
+Rows are processed in parallel (serially for small blocks); each row only writes its own row of the block
 and its own ``p`` entry, so results do not depend on the number of threads.
 """
 
 import numba
 import numpy as np
 
-from ._options import njit_parallel, njit_serial
+from ._options import size_dispatched
 
 # Terms exp(dmin - d) below exp(-50) ~ 2e-22 are set to zero (the largest term is 1):
 # even a million of them move the row sum by less than float64 round-off, and
 # skipping them saves most calls to exp (and libm's slow subnormal path).
 _LOG_NEGLIGIBLE = -50.0
+# Blocks with fewer (anchor, sample) pairs than this run the serial variants.
+_PARALLEL_MIN_PAIRS = 2**17
 
 
-def _nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, p_out, wz_out):
+@size_dispatched(work=lambda block, *_: block.size, min_work=_PARALLEL_MIN_PAIRS)
+def nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, p_out, wz_out):
     """NCA gradient weights of a block of anchor rows.
 
     Parameters
@@ -118,7 +121,8 @@ def _nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, p_out, wz
         p_out[r] = pi
 
 
-def _accumulate_transposed(block, Zb, out, tile=64):
+@size_dispatched(work=lambda block, *_: block.size, min_work=_PARALLEL_MIN_PAIRS)
+def accumulate_transposed(block, Zb, out, tile=64):
     """``out[:, :k] += W_B^T Z_B`` and ``out[:, k] += W_B^T 1``, skipping zero weights.
 
     ``block`` holds ``W_B`` (b x n), ``Zb`` the embedded anchors (b x k) and
@@ -140,11 +144,3 @@ def _accumulate_transposed(block, Zb, out, tile=64):
                 for f in range(k):
                     out[j, f] += w * Zb[r, f]
                 out[j, k] += w
-
-
-# Parallel variants for large blocks; serial (cached) variants of the same code
-# for small ones, where starting the thread pool costs more than the work.
-nca_block_weights = njit_parallel(_nca_block_weights)
-nca_block_weights_serial = njit_serial(_nca_block_weights)
-accumulate_transposed = njit_parallel(_accumulate_transposed)
-accumulate_transposed_serial = njit_serial(_accumulate_transposed)

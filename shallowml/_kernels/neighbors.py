@@ -3,12 +3,13 @@
 import numba
 import numpy as np
 
-from ._options import njit_parallel
+from ._options import size_dispatched
 from .distances import sq_dist
 from .heap import heap_push, heap_sort
 
 
-@njit_parallel
+# work: about n * (class size) * d operations; n^2 d / n_classes is close enough to pick a variant
+@size_dispatched(work=lambda X, order, starts, *_: X.shape[0] * X.shape[0] * X.shape[1] // max(1, starts.size - 1))
 def _same_class_knn(X, order, starts, class_of, k_of_class, k_max):
     n = X.shape[0]
     ind = np.full((n, k_max), -1, dtype=np.int64)

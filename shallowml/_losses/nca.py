@@ -20,20 +20,12 @@ kernels skip its zeros when forming ``W Z`` and ``W^T Z``.
 
 import numpy as np
 
-from .._kernels._options import use_parallel
-from .._kernels.nca import (
-    accumulate_transposed,
-    accumulate_transposed_serial,
-    nca_block_weights,
-    nca_block_weights_serial,
-)
+from .._kernels.nca import accumulate_transposed, nca_block_weights
 
 # With more embedded dimensions than this, squared distances come from BLAS inner
 # products (|a|^2 + |b|^2 - 2ab on centred Z); with fewer, the kernel's exact,
 # vectorised difference form is faster (measured: k=20 faster, k=64 slower).
 _PRODUCTS_ABOVE = 32
-# Blocks with fewer (anchor, sample) pairs than this run the serial kernels.
-_SERIAL_BELOW = 2**17
 
 
 def default_block_rows(n_samples, *, target_bytes=32 * 2**20):
@@ -110,11 +102,9 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, block_rows=None, scale=1.
         Zb = Z if (anchors is None and b == n) else np.ascontiguousarray(Z[rows])
         if from_products:
             np.dot(Zb, Z.T, out=block)
-        serial = not use_parallel(b * n, _SERIAL_BELOW)
-        weights = nca_block_weights_serial if serial else nca_block_weights
-        weights(block, Z, ZT, sq_norms, from_products, rows, y_codes, p[start : start + b], wz[:b])
+        nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y_codes, p[start : start + b], wz[:b])
         AZ[rows] += wz[:b]
-        (accumulate_transposed_serial if serial else accumulate_transposed)(block, Zb, WtZ1, 64)
+        accumulate_transposed(block, Zb, WtZ1, 64)
     AZ += WtZ1[:, :k]
     AZ -= WtZ1[:, k : k + 1] * Z
     loss = -scale * float(np.sum(p))

@@ -23,11 +23,15 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
     tol : float
         Passed to scipy as ``gtol`` and ``ftol``-like tolerance.
     callback : callable, default=None
-        Called as ``callback(x, n_iter)`` after each iteration.
+        Called as ``callback(x, n_iter)`` after each iteration. Raising
+        ``StopIteration`` ends the run as converged (the caller's own
+        stopping rule).
 
     Returns
     -------
     SolverResult
+        ``converged`` is False when the iteration cap ended the run or the
+        line search failed (scipy status 1 or 2, e.g. ``ABNORMAL``).
 
     Raises
     ------
@@ -57,8 +61,10 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
         _fun, np.asarray(x0, dtype=np.float64), args=args, jac=True, method="L-BFGS-B",
         callback=_callback, options={"maxiter": max_iter, "gtol": tol, "ftol": tol * 1e-3, "maxcor": maxcor},
     )
-    # status 1: iteration or evaluation cap reached; anything else is a stop on tolerance
-    converged = res.status != 1
+    # status 0: scipy's tolerances met; 99: the callback raised StopIteration (callers
+    # stop that way on their own tolerance rule). 1 is the iteration or evaluation
+    # cap and 2 a line search that found no decrease (ABNORMAL): neither is convergence.
+    converged = res.status in (0, 99)
     return SolverResult(
         x=res.x, fun=float(res.fun), n_iter=int(res.nit), converged=converged,
         message=str(res.message), history=history,

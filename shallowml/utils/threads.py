@@ -1,13 +1,81 @@
-"""Thread-count control for the numba kernels."""
+"""How many threads the numba kernels use, how they wait, and how users limit them.
 
+Thread count. The parallel kernels run with ``numba.get_num_threads()``
+threads of the calling thread (numba's setting is per thread), divided by the
+number of shallowml parallel kernels running at that moment in other threads
+of the process. So:
+
+- ``numba.set_num_threads(n)`` (or :func:`numba_threads`) in the calling
+  thread, or ``NUMBA_NUM_THREADS`` in the environment, limits the kernels,
+  the same way ``OMP_NUM_THREADS`` / ``threadpoolctl`` limit BLAS;
+- joblib's loky backend (``GridSearchCV(n_jobs=...)``) sets
+  ``NUMBA_NUM_THREADS`` in its workers to their share of the cores, as it
+  does for BLAS and OpenMP;
+- fits running concurrently in threads of one process (joblib's threading
+  backend, Dask's threaded workers) share the cores instead of each using
+  all of them; a kernel whose share is one thread runs its serial variant.
+
+Waiting. numba's OpenMP layer (the default where GNU OpenMP is installed)
+lets idle worker threads spin; on a machine whose cores are all busy that
+thrashes (measured: a digits LMNN fit beside two CPU-bound processes took
+2.7 s, against 1.8 s with one thread and 1.2 s with passive waiting, see
+``benchmarks/results_threads``). When shallowml is the first to start
+numba's thread pool and ``OMP_WAIT_POLICY`` is not set, it starts the pool
+with ``OMP_WAIT_POLICY=PASSIVE`` in the environment and removes it again at
+once: only that OpenMP runtime (numba's, loaded at that moment) waits
+passively; child processes and other libraries see the environment
+unchanged. Set ``OMP_WAIT_POLICY`` yourself to choose otherwise. With
+numba's ``workqueue`` layer (no OpenMP on the machine), which must not be
+entered from two threads at once, concurrent kernels run serially.
+
+BLAS. While LMNN runs its numba kernels it holds BLAS at one thread
+(:func:`single_threaded_blas`): its BLAS products are small, and idle
+OpenBLAS threads spinning beside the numba threads made a digits fit 5x
+slower (see ``benchmarks/bench_threads.py``). BLAS limits are process-wide
+by nature, so one fit at a time holds the limit and restores it itself;
+concurrent fits in several threads never leave it behind. Other threads
+doing BLAS work during such a fit run it single-threaded too.
+"""
+
+import os
+import threading
 from contextlib import contextmanager
 
 import numba
+from threadpoolctl import threadpool_limits
+
+_lock = threading.Lock()
+_running = 0
+_blas_holder = None
+_pool_started = False
+
+
+def start_thread_pool():
+    """Start numba's thread pool (once), with passive OpenMP waiting unless the user chose.
+
+    Returns numba's threading layer name. See the module docstring.
+    """
+    global _pool_started
+    if not _pool_started:
+        with _lock:
+            if not _pool_started:
+                from numba.np.ufunc import parallel
+
+                if "OMP_WAIT_POLICY" in os.environ or parallel._is_initialized:
+                    parallel._launch_threads()
+                else:
+                    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+                    try:
+                        parallel._launch_threads()
+                    finally:
+                        del os.environ["OMP_WAIT_POLICY"]
+                _pool_started = True
+    return numba.threading_layer()
 
 
 @contextmanager
 def numba_threads(n_threads):
-    """Run the enclosed code with ``n_threads`` numba threads, then restore.
+    """Run the enclosed code with ``n_threads`` numba threads in this thread, then restore.
 
     Parallel kernels reduce in a fixed order, so results do not depend on the
     thread count; this context manager is how the tests check it.
@@ -18,9 +86,85 @@ def numba_threads(n_threads):
     >>> with numba_threads(1):
     ...     pass
     """
+    start_thread_pool()
     old = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
         yield
     finally:
         numba.set_num_threads(old)
+
+
+def share(n_threads, n_running):
+    """Threads one of ``n_running`` concurrent kernels gets out of ``n_threads``."""
+    return max(1, n_threads // max(1, n_running))
+
+
+@contextmanager
+def kernel_threads():
+    """Context of one parallel kernel call; yields the number of threads it may use.
+
+    Counts the shallowml parallel kernels running in this process; a call
+    made while ``m - 1`` others run gets ``get_num_threads() // m`` threads
+    (at least one; exactly one under numba's workqueue layer when others
+    run). The calling thread's numba setting is restored afterwards.
+
+    Examples
+    --------
+    >>> from shallowml.utils.threads import kernel_threads
+    >>> with kernel_threads() as n_threads:
+    ...     n_threads >= 1
+    True
+    """
+    global _running
+    layer = start_thread_pool()
+    with _lock:
+        _running += 1
+        running = _running
+    old = numba.get_num_threads()
+    n_threads = 1 if (layer == "workqueue" and running > 1) else share(old, running)
+    try:
+        numba.set_num_threads(n_threads)
+        yield n_threads
+    finally:
+        numba.set_num_threads(old)
+        with _lock:
+            _running -= 1
+
+
+@contextmanager
+def single_threaded_blas():
+    """BLAS at one thread for the enclosed code, unless another thread already holds that limit.
+
+    BLAS limits are process-wide, and restoring them from several threads in
+    the wrong order leaves them set for good; so only one thread at a time
+    holds the limit, with threadpoolctl's ordinary ``threadpool_limits``
+    block (set and restored in that thread). A thread entering while another
+    holds it runs without taking it (its BLAS calls are single-threaded
+    until the holder leaves). ``threadpool_info()`` is as before once every
+    caller has left.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_info
+    >>> from shallowml.utils.threads import single_threaded_blas
+    >>> before = [p["num_threads"] for p in threadpool_info()]
+    >>> with single_threaded_blas():
+    ...     pass
+    >>> [p["num_threads"] for p in threadpool_info()] == before
+    True
+    """
+    global _blas_holder
+    with _lock:
+        holder = _blas_holder is None
+        if holder:
+            _blas_holder = threading.get_ident()
+    if not holder:
+        yield
+        return
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        with _lock:
+            _blas_holder = None
