@@ -32,9 +32,9 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks._measure import knn_error
 from benchmarks._reference import fit_metric_learn
 from benchmarks.datasets import load
 from shallowml import ITML, ITML_Supervised
@@ -44,11 +44,6 @@ from shallowml.constraints import pairs_from_indices, positive_negative_pairs
 def metric_learn_bounds(points):
     """metric-learn's default ITML bounds on ``points`` (used by it as bounds on squared distances)."""
     return tuple(np.percentile(pairwise_distances(points), (5, 95)))
-
-
-def _knn_error(L, X_train, y_train, X_test, y_test, k=3):
-    knn = KNeighborsClassifier(k).fit(X_train @ L.T, y_train)
-    return 1.0 - knn.score(X_test @ L.T, y_test)
 
 
 def fit_timed(est, *args):
@@ -114,7 +109,7 @@ def bench_digits(max_iter=1000, seeds=(0, 1, 2)):
             X=X_tr, y=y_tr,
         )
         if ref is not None:
-            err = _knn_error(ref["components"], X_tr, y_tr, X_te, y_te)
+            err = knn_error(ref["components"], X_tr, y_tr, X_te, y_te)
             rows.setdefault("metric-learn 0.7 (defaults: gamma=1)", []).append((ref["fit_time"], None, err))
         configs = [
             ("shallowml (defaults: gamma=0.01)", {}),
@@ -123,12 +118,12 @@ def bench_digits(max_iter=1000, seeds=(0, 1, 2)):
         for name, params in configs:
             est = ITML_Supervised(n_constraints=n_constraints, random_state=seed, max_iter=max_iter, **params)
             t, _ = fit_timed(est, X_tr, y_tr)
-            err = _knn_error(est.components_, X_tr, y_tr, X_te, y_te)
+            err = knn_error(est.components_, X_tr, y_tr, X_te, y_te)
             rows.setdefault(name, []).append((t, est.n_iter_, err))
         print(f"[digits] pair seed {seed} done", flush=True)
     names = list(rows)
     t_ref = np.mean([r[0] for r in rows[names[0]]]) if names[0].startswith("metric-learn") else None
-    euclid = _knn_error(np.eye(X_tr.shape[1]), X_tr, y_tr, X_te, y_te)
+    euclid = knn_error(np.eye(X_tr.shape[1]), X_tr, y_tr, X_te, y_te)
     print(f"\n[digits] {X_tr.shape[0]} train / {X_te.shape[0]} test, {X_tr.shape[1]} features, "
           f"n_constraints={n_constraints} of each kind, max_iter={max_iter}, pair seeds {list(seeds)}")
     print(f"JIT compile + warm-up: {compile_time:.2f}s (not included below); Euclidean 3-NN error {euclid:.4f}")

@@ -2,9 +2,10 @@
 
 Each fit runs in a fresh subprocess that reports its wall-clock fit time, the
 CPU time of the fit (all threads) and ``ru_maxrss`` with its pre-fit baseline,
-so both implementations are measured the same way. shallowml's worker first
-warms up the numba JIT on a tiny problem and reports that compile time
-separately. metric-learn runs in its own interpreter (see ``_reference.py``)
+so both implementations are measured the same way (the steady-state fit;
+cold figures: ``bench_cold_warm``). shallowml's worker first warms up on tiny
+problems, which loads its numba kernels from the disk cache (or compiles
+them on a machine's first run), and reports that time separately ("jit s"). metric-learn runs in its own interpreter (see ``_reference.py``)
 with a time limit; a run over the limit is reported as ``> limit``.
 
 Splits: digits 70/30 stratified (seed 0); letter first 16000 rows train, last
@@ -18,7 +19,6 @@ Usage::
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import _reference  # noqa: E402
+from benchmarks._measure import knn_error, machine_state  # noqa: E402
 from benchmarks.datasets import load  # noqa: E402
 
 DATASETS = ("digits", "letter", "pendigits", "satimage")
@@ -79,20 +79,6 @@ def split(name, folder=None):
             np.searchsorted(classes, y_te))
 
 
-def knn_error(L, X, y, X_te, y_te, k=3):
-    """Test error of a k-NN classifier in the space ``x -> L x``."""
-    knn = KNeighborsClassifier(k).fit(X @ L.T, y)
-    return float(1.0 - knn.score(X_te @ L.T, y_te))
-
-
-def _env():
-    env = dict(os.environ)
-    # libgomp's default busy-waiting makes every numba parallel region very slow on a
-    # loaded machine; passive waiting changes nothing for metric-learn (no OpenMP)
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return env
-
-
 def fit_shallowml(X, y, params, timeout):
     """Fit shallowml's LMNN in a fresh interpreter; returns the worker's report."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +86,7 @@ def fit_shallowml(X, y, params, timeout):
         np.savez(data, X=X, y=y)
         args = json.dumps({"data": str(data), "out": str(out), "params": params})
         proc = subprocess.run([sys.executable, "-c", _WORKER, args], capture_output=True,
-                              text=True, timeout=timeout, env=_env())
+                              text=True, timeout=timeout)
         if proc.returncode != 0:
             print(proc.stderr[-2000:], file=sys.stderr)
             raise RuntimeError("shallowml LMNN worker failed")
@@ -111,7 +97,6 @@ def fit_shallowml(X, y, params, timeout):
 
 def fit_reference(X, y, params, timeout):
     """metric-learn's LMNN; None if unavailable, {'timeout': s} when over the limit."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         result = _reference.fit_metric_learn("LMNN", params, X=X, y=y, timeout=timeout)
@@ -192,7 +177,8 @@ def main(argv=None):
               f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
     print(format_rows(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        Path(args.json).write_text(json.dumps({"machine": machine_state(), "command": " ".join(sys.argv),
+                                               "rows": rows}, indent=1))
     return rows
 
 

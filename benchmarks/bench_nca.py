@@ -37,6 +37,10 @@ from pathlib import Path
 import numpy as np
 
 _ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+from benchmarks._measure import knn_error, machine_state  # noqa: E402
 
 
 def _memory_status():
@@ -146,13 +150,6 @@ def load_dataset(name, n_samples=8000):
     raise ValueError(f"unknown dataset {name!r}")
 
 
-def knn_error(L, X_train, y_train, X_test, y_test, k=3):
-    from sklearn.neighbors import KNeighborsClassifier
-
-    knn = KNeighborsClassifier(n_neighbors=k).fit(X_train @ L.T, y_train)
-    return 1.0 - knn.score(X_test @ L.T, y_test)
-
-
 def bench_dataset(name, *, max_iter=50, repeats=1, n_samples=8000):
     """Rows of results (one per implementation) for one data set."""
     from shallowml._losses.nca import nca_loss_grad
@@ -211,7 +208,8 @@ def main(argv=None):
         print(format_table(rows), flush=True)
         print()
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": machine_state(), "command": " ".join(sys.argv),
+                                               "rows": rows}, indent=1))
     return rows
 
 

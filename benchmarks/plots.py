@@ -58,29 +58,42 @@ def plot_errors(summary, path, ncols=4):
     plt.close(fig)
 
 
-def plot_fit_times(summary, path):
-    """Fit time against the number of samples the metric was learned on (log-log)."""
+def plot_speedups(summary, pairs, path):
+    """Each shallowml learner's speed-up over its reference, per dataset, on a log axis.
+
+    ``pairs`` is ``[(reference method, shallowml method)]``; the speed-up is
+    the reference's mean fit time divided by shallowml's, where both learned
+    the metric on the same number of samples (steady state: kernels loaded,
+    same run). Right of the line at 1, shallowml is faster.
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    methods = [m for m in dict.fromkeys(r["method"] for r in summary) if m != "Euclidean"]
-    markers = "os^vD<>ph*X"
-    for i, m in enumerate(methods):
-        rows = sorted(
-            (r for r in summary if r["method"] == m and np.isfinite(r["fit_time_mean"])),
-            key=lambda r: r["n_fit"],
-        )
-        if not rows:
-            continue
-        n = [r["n_fit"] for r in rows]
-        t = [max(r["fit_time_mean"], 1e-4) for r in rows]
-        ls = {"shallowml": "-", "scikit-learn": "--", "metric-learn": ":"}.get(rows[0]["source"], "-")
-        ax.plot(n, t, ls, marker=markers[i % len(markers)], ms=4, lw=1, label=m)
+    cell = {(r["dataset"], r["method"]): r for r in summary}
+    datasets = list(dict.fromkeys(r["dataset"] for r in summary))
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(datasets) + 1.4))
+    ypos = np.arange(len(datasets))
+    markers = "os^vD<>"
+    shown = 0
+    for k, (ref, ours) in enumerate(pairs):
+        xs, ys = [], []
+        for y, d in zip(ypos, datasets):
+            a, b = cell.get((d, ref)), cell.get((d, ours))
+            if a is None or b is None or a["n_fit"] != b["n_fit"]:
+                continue
+            ta, tb = a["fit_time_mean"], b["fit_time_mean"]
+            if np.isfinite(ta) and np.isfinite(tb) and ta > 0 and tb > 0:
+                xs.append(ta / tb)
+                ys.append(y + (k - (len(pairs) - 1) / 2) * 0.12)
+        if xs:
+            ax.plot(xs, ys, markers[k % len(markers)], ms=5, label=f"{ours} vs {ref}")
+            shown += 1
+    ax.axvline(1.0, color="k", lw=1)
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("training samples used to fit the metric (n_fit)")
-    ax.set_ylabel("fit time, s (mean over splits)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_yticks(ypos, datasets, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("speed-up of shallowml: reference fit time / shallowml fit time (log scale)")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    if shown:
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

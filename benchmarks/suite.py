@@ -40,8 +40,8 @@ Protocol
 Outputs (in ``--out``, default ``benchmarks/results``): ``results.md`` (markdown
 tables), ``results.csv`` (one row per dataset and method), ``runs.csv`` (one row
 per split), ``error_table.csv`` (the error table, for the docs), ``errors.png``
-(error bars per dataset) and ``fit_time.png`` (fit time against the number of
-fitted samples).
+(error bars per dataset) and ``speedup.png`` (each learner's speed-up over its
+reference per dataset, log axis).
 """
 
 import argparse
@@ -59,11 +59,12 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier, NeighborhoodComponentsAnalysis
+from sklearn.neighbors import NeighborhoodComponentsAnalysis
 from sklearn.preprocessing import StandardScaler
 
 from shallowml.utils.warmup import warm_up as warm_up_estimator
 
+from . import _measure
 from . import datasets as ds
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
@@ -294,8 +295,7 @@ def subsample(X, y, cap, seed):
 
 def knn_error(Z_train, y_train, Z_test, y_test, k=N_NEIGHBORS):
     """Test error of a k-NN classifier on already transformed data."""
-    knn = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train)
-    return float(np.mean(knn.predict(Z_test) != y_test))
+    return _measure.knn_error(None, Z_train, y_train, Z_test, y_test, k=k)
 
 
 def warm_up(methods):
@@ -482,6 +482,10 @@ def format_markdown(summary, info, *, warmup=None, settings=None):
     return "\n".join(lines) + "\n"
 
 
+def _methods_of(summary):
+    return list(dict.fromkeys(r["method"] for r in summary))
+
+
 def _reference_pairs(methods):
     pairs = []
     for ours in methods:
@@ -584,6 +588,7 @@ def main(argv=None):
     shallow = shallowml_methods(args.estimators)
     methods = [Method("Euclidean", "baseline")] + shallow + reference_methods(shallow, reference, args.estimators)
     _log(f"methods: {', '.join(m.name for m in methods)}")
+    load_before = _measure.load_average()
     warmup = warm_up(methods)
     runs, summary, info = run(names, methods, folder=args.data, seeds=seeds,
                               max_train=max_train, time_limit=args.time_limit)
@@ -597,7 +602,8 @@ def main(argv=None):
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, shallowml {shallowml.__version__}, "
         f"scikit-learn {sklearn.__version__}, python {platform.python_version()}; seeds={seeds}, "
         f"max_train={max_train}, time_limit={args.time_limit:g} s, k={N_NEIGHBORS}; "
-        f"total {info['elapsed']:.0f} s"
+        f"total {info['elapsed']:.0f} s; load average {load_before:.2f} at the start, "
+        f"{_measure.load_average():.2f} at the end"
     )
     md = format_markdown(summary, info, warmup=warmup, settings=settings)
     (out / "results.md").write_text(md, encoding="utf-8")
@@ -605,10 +611,10 @@ def main(argv=None):
     write_csv(out / "runs.csv", runs)
     write_csv(out / "error_table.csv", error_table(summary, info))
     if not args.no_plots and summary:
-        from .plots import plot_errors, plot_fit_times
+        from .plots import plot_errors, plot_speedups
 
         plot_errors(summary, out / "errors.png")
-        plot_fit_times(summary, out / "fit_time.png")
+        plot_speedups(summary, _reference_pairs(_methods_of(summary)), out / "speedup.png")
     if args.merge_into:
         old_summary, facts = read_results(args.merge_into)
         merged = merge_results(old_summary, summary)
@@ -617,13 +623,13 @@ def main(argv=None):
         write_csv(dest / "results.csv", merged)
         write_csv(dest / "error_table.csv", error_table(merged, merged_info))
         if not args.no_plots:
-            from .plots import plot_errors, plot_fit_times
+            from .plots import plot_errors, plot_speedups
 
             plot_errors(merged, dest / "errors.png")
-            plot_fit_times(merged, dest / "fit_time.png")
+            plot_speedups(merged, _reference_pairs(_methods_of(merged)), dest / "speedup.png")
         _log(f"merged {len(summary)} cells into {dest}/results.csv, error_table.csv")
     print(md)
-    _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv" + ("" if args.no_plots else ", errors.png, fit_time.png"))
+    _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv" + ("" if args.no_plots else ", errors.png, speedup.png"))
     return summary
 
 
