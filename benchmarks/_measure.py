@@ -12,7 +12,8 @@ Every benchmark measures both libraries the same way through these helpers:
   numba threading setup, saved beside every result (the machine is shared:
   never compare figures from different runs);
 - :func:`CpuHogs` starts CPU-bound processes to measure a busy machine;
-- :func:`write_results` writes the raw JSON next to the page that quotes it.
+- :func:`publish` / :func:`write_results` print the table and write the raw
+  JSON next to the page that quotes it.
 """
 
 import datetime
@@ -144,6 +145,14 @@ def write_results(stem, payload, markdown=None):
     if markdown is not None:
         (RESULTS / f"{stem}.md").write_text(markdown + "\n")
     return RESULTS / f"{stem}.json"
+
+
+def publish(stem, result, markdown, write=True):
+    """Print the table; with ``write``, also save raw JSON and table (:func:`write_results`)."""
+    print(markdown)
+    if write:
+        write_results(stem, result, markdown)
+    return result
 
 
 def _jsonable(obj):

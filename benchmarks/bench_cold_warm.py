@@ -44,7 +44,9 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from benchmarks._measure import RESULTS, fit_in_fresh_process, knn_error, machine_state, write_results  # noqa: E402
+from benchmarks._measure import (  # noqa: E402
+    RESULTS, fit_in_fresh_process, knn_error, machine_state, publish,
+)
 
 # (learner, shallowml estimator, [(reference library, estimator, params)])
 LEARNERS = [
@@ -182,15 +184,9 @@ def main(argv=None):
         for r in result["rows"]:  # fields added to the table after the run
             if r.get("library") == "shallowml" and "warm_wall" in r:
                 r["target_first_fit_le_3warm_plus_1.5"] = r["first_fit_wall"] <= 3 * r["warm_wall"] + 1.5
-        write_results("cold_warm", result, to_markdown(result))
-        print(to_markdown(result))
-        return result
+        return publish("cold_warm", result, to_markdown(result))
     result = run(args.skip_reference, args.warm_repeats, args.reference_repeats)
-    md = to_markdown(result)
-    print(md)
-    if not args.no_write:
-        write_results("cold_warm", result, md)
-    return result
+    return publish("cold_warm", result, to_markdown(result), write=not args.no_write)
 
 
 if __name__ == "__main__":

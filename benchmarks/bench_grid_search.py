@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import machine_state, write_results  # noqa: E402
+from benchmarks._measure import machine_state, publish  # noqa: E402
 
 GRID = {"lmnn__n_neighbors": [3, 5], "lmnn__push_weight": [0.25, 0.5]}
 
@@ -157,11 +157,7 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     result = run(args.repeats)
-    md = to_markdown(result)
-    print(md)
-    if not args.no_write:
-        write_results("grid_search", result, md)
-    return result
+    return publish("grid_search", result, to_markdown(result), write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import CpuHogs, fit_in_fresh_process, machine_state, write_results  # noqa: E402
+from benchmarks._measure import CpuHogs, fit_in_fresh_process, machine_state, publish  # noqa: E402
 from benchmarks.bench_cold_warm import digits_split  # noqa: E402
 
 CONFIGS = {
@@ -103,11 +103,7 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     result = run(args.learners)
-    md = to_markdown(result)
-    print(md)
-    if not args.no_write:
-        write_results("threads", result, md)
-    return result
+    return publish("threads", result, to_markdown(result), write=not args.no_write)
 
 
 if __name__ == "__main__":

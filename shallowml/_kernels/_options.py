@@ -16,7 +16,8 @@ function (under two names, so that their cache files differ) and each call
 picks one by the amount of work. Inside :func:`parallel_variants_everywhere`
 the parallel one is always taken, so that a tiny warm-up fit compiles (or
 loads) both (see :func:`shallowml.utils.warmup.warm_up`). The parallel
-variant runs with :func:`shallowml.utils.threads.kernel_threads` threads.
+variant runs with :func:`._threads.kernel_threads` threads (the policy:
+:mod:`shallowml.utils.threads`).
 """
 
 import contextlib
@@ -25,6 +26,8 @@ import threading
 import types
 
 import numba
+
+from ._threads import kernel_threads
 
 SERIAL = dict(nogil=True, cache=True, fastmath=False)
 PARALLEL = dict(SERIAL, parallel=True)
@@ -107,8 +110,6 @@ class SizeDispatched:
         kernel = self.pick(*args)
         if kernel is self.serial:
             return kernel(*args)
-        from ..utils.threads import kernel_threads
-
         with kernel_threads() as n_threads:
             # a one-thread share gains nothing from the thread pool
             return (kernel if n_threads > 1 or _force_parallel() else self.serial)(*args)

@@ -37,40 +37,18 @@ concurrent fits in several threads never leave it behind. Other threads
 doing BLAS work during such a fit run it single-threaded too.
 """
 
-import os
 import threading
 from contextlib import contextmanager
 
 import numba
 from threadpoolctl import threadpool_limits
 
+from .._kernels._threads import kernel_threads, share, start_thread_pool
+
+__all__ = ["kernel_threads", "numba_threads", "share", "single_threaded_blas", "start_thread_pool"]
+
 _lock = threading.Lock()
-_running = 0
 _blas_holder = None
-_pool_started = False
-
-
-def start_thread_pool():
-    """Start numba's thread pool (once), with passive OpenMP waiting unless the user chose.
-
-    Returns numba's threading layer name. See the module docstring.
-    """
-    global _pool_started
-    if not _pool_started:
-        with _lock:
-            if not _pool_started:
-                from numba.np.ufunc import parallel
-
-                if "OMP_WAIT_POLICY" in os.environ or parallel._is_initialized:
-                    parallel._launch_threads()
-                else:
-                    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-                    try:
-                        parallel._launch_threads()
-                    finally:
-                        del os.environ["OMP_WAIT_POLICY"]
-                _pool_started = True
-    return numba.threading_layer()
 
 
 @contextmanager
@@ -93,43 +71,6 @@ def numba_threads(n_threads):
         yield
     finally:
         numba.set_num_threads(old)
-
-
-def share(n_threads, n_running):
-    """Threads one of ``n_running`` concurrent kernels gets out of ``n_threads``."""
-    return max(1, n_threads // max(1, n_running))
-
-
-@contextmanager
-def kernel_threads():
-    """Context of one parallel kernel call; yields the number of threads it may use.
-
-    Counts the shallowml parallel kernels running in this process; a call
-    made while ``m - 1`` others run gets ``get_num_threads() // m`` threads
-    (at least one; exactly one under numba's workqueue layer when others
-    run). The calling thread's numba setting is restored afterwards.
-
-    Examples
-    --------
-    >>> from shallowml.utils.threads import kernel_threads
-    >>> with kernel_threads() as n_threads:
-    ...     n_threads >= 1
-    True
-    """
-    global _running
-    layer = start_thread_pool()
-    with _lock:
-        _running += 1
-        running = _running
-    old = numba.get_num_threads()
-    n_threads = 1 if (layer == "workqueue" and running > 1) else share(old, running)
-    try:
-        numba.set_num_threads(n_threads)
-        yield n_threads
-    finally:
-        numba.set_num_threads(old)
-        with _lock:
-            _running -= 1
 
 
 @contextmanager
