@@ -19,6 +19,7 @@ from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
 from .utils.threads import single_threaded_blas
 from .utils.validation import encode_class_labels
 
+
 def _scaled(X):
     """``((X - mean) / s, s)`` with ``s`` the RMS of the feature standard deviations.
 

@@ -27,8 +27,32 @@ def test_share():
     assert threads.share(1, 4) == 1
 
 
-def test_concurrent_kernels_share_the_threads():
+@pytest.mark.parametrize("env, cap", [
+    ({}, None),
+    ({"OMP_NUM_THREADS": "1"}, 1),
+    ({"OMP_NUM_THREADS": "3,2"}, 3),
+    ({"OMP_NUM_THREADS": "junk"}, None),
+    ({"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}, None),  # numba's own variable wins
+])
+def test_openmp_cap(monkeypatch, env, cap):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert threads.openmp_cap() == cap
+
+
+def test_omp_num_threads_caps_the_kernels(monkeypatch):
+    # as in a Dask worker process: OMP_NUM_THREADS=1, numba's variable unset
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    with threads.kernel_threads() as k:
+        assert k == 1 and numba.get_num_threads() == 1
+
+
+def test_concurrent_kernels_share_the_threads(monkeypatch):
     # a kernel started while another runs gets half of the numba threads
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     n = numba.get_num_threads()
     first_inside, second_done, seen = threading.Event(), threading.Event(), {}
 

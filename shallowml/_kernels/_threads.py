@@ -38,6 +38,19 @@ def start_thread_pool():
     return numba.threading_layer()
 
 
+def openmp_cap():
+    """``OMP_NUM_THREADS`` as a cap on the kernels' threads, when ``NUMBA_NUM_THREADS`` is not set.
+
+    Dask's worker processes set ``OMP_NUM_THREADS=1`` (not numba's variable), and
+    users of scikit-learn limit its OpenMP code with it; the kernels follow it
+    unless numba's own variable says otherwise. None when there is no cap.
+    """
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return None
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def share(n_threads, n_running):
     """Threads one of ``n_running`` concurrent kernels gets out of ``n_threads``."""
     return max(1, n_threads // max(1, n_running))
@@ -50,7 +63,8 @@ def kernel_threads():
     Counts the shallowml parallel kernels running in this process; a call
     made while ``m - 1`` others run gets ``get_num_threads() // m`` threads
     (at least one; exactly one under numba's workqueue layer when others
-    run). The calling thread's numba setting is restored afterwards.
+    run), at most :func:`openmp_cap`. The calling thread's numba setting is
+    restored afterwards.
 
     Examples
     --------
@@ -66,6 +80,9 @@ def kernel_threads():
         running = _running
     old = numba.get_num_threads()
     n_threads = 1 if (layer == "workqueue" and running > 1) else share(old, running)
+    cap = openmp_cap()
+    if cap is not None:
+        n_threads = min(n_threads, cap)
     try:
         numba.set_num_threads(n_threads)
         yield n_threads

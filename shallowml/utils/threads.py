@@ -11,6 +11,9 @@ of the process. So:
 - joblib's loky backend (``GridSearchCV(n_jobs=...)``) sets
   ``NUMBA_NUM_THREADS`` in its workers to their share of the cores, as it
   does for BLAS and OpenMP;
+- ``OMP_NUM_THREADS`` caps the kernels too unless ``NUMBA_NUM_THREADS`` is
+  set (Dask's worker processes set ``OMP_NUM_THREADS=1``; scikit-learn users
+  limit its OpenMP code with it);
 - fits running concurrently in threads of one process (joblib's threading
   backend, Dask's threaded workers) share the cores instead of each using
   all of them; a kernel whose share is one thread runs its serial variant.
@@ -43,9 +46,9 @@ from contextlib import contextmanager
 import numba
 from threadpoolctl import threadpool_limits
 
-from .._kernels._threads import kernel_threads, share, start_thread_pool
+from .._kernels._threads import kernel_threads, openmp_cap, share, start_thread_pool
 
-__all__ = ["kernel_threads", "numba_threads", "share", "single_threaded_blas", "start_thread_pool"]
+__all__ = ["kernel_threads", "numba_threads", "openmp_cap", "share", "single_threaded_blas", "start_thread_pool"]
 
 _lock = threading.Lock()
 _blas_holder = None
