@@ -93,7 +93,7 @@ def plot_speedups(summary, pairs, path):
     ax.set_xlabel("speed-up of shallowml: reference fit time / shallowml fit time (log scale)")
     ax.grid(True, axis="x", which="both", alpha=0.3)
     if shown:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
