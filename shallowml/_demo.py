@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
+from . import __version__
 from .utils.discovery import all_estimators
 from .utils.warmup import compile_all, kernel_cache_stats, warm_up
 
@@ -46,6 +47,15 @@ def _sample_estimators(names=None):
             est.set_params(random_state=0)  # the same table on every run
         out.append((type(est).__name__, est))
     return out
+
+
+def estimator_names():
+    """Names accepted by ``--estimators``: every public estimator and the supervised form of pair learners."""
+    names = []
+    for name, cls in all_estimators():
+        hook = getattr(cls(), "_common_check_instance", None)
+        names += [name] + ([type(hook()).__name__] if hook is not None else [])
+    return sorted(set(names))
 
 
 def knn_error(Z_train, y_train, Z_test, y_test, k=3):
@@ -99,7 +109,13 @@ def main(argv=None):
     parser.add_argument("--estimators", nargs="*", default=None, help="estimator class names")
     parser.add_argument("--compile", action="store_true",
                         help="only compile (or load from the disk cache) every numba kernel, then exit")
+    parser.add_argument("--version", action="version", version=f"shallowml {__version__}")
     args = parser.parse_args(argv)
+    valid = estimator_names()
+    unknown = sorted(set(args.estimators or ()) - set(valid))
+    if unknown:
+        parser.error(f"unknown estimators: {', '.join(unknown)} (names are case-sensitive); "
+                     f"valid: {', '.join(valid)}")
     if args.compile:
         t0 = time.perf_counter()
         compile_all()

@@ -5,6 +5,8 @@ An estimator stores one learned state, ``components_`` (``L``, shape
 ``d(x, y) = ||L x - L y||_2`` and ``M = L^T L`` is its Mahalanobis matrix.
 """
 
+import math
+
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
@@ -29,20 +31,37 @@ class MahalanobisDistance:
     >>> import numpy as np
     >>> from shallowml.base import MahalanobisDistance
     >>> d = MahalanobisDistance(np.diag([2.0, 1.0]))
-    >>> float(d([1.0, 0.0], [0.0, 0.0]))
+    >>> d([1.0, 0.0], [0.0, 0.0])
     2.0
+    >>> d([1.0, 0.0], [0.0, 0.0], squared=True)
+    4.0
     """
 
     def __init__(self, components):
         self.components = np.array(components, dtype=np.float64, copy=True)
 
-    def __call__(self, u, v):
-        diff = np.asarray(u, dtype=np.float64) - np.asarray(v, dtype=np.float64)
-        if diff.shape[-1] != self.components.shape[1]:
+    def __call__(self, u, v, squared=False):
+        """Distance between two 1-D vectors (squared with ``squared=True``).
+
+        Raises ``ValueError`` for anything but two 1-D vectors with
+        ``n_features`` entries, as :mod:`scipy.spatial.distance` does.
+        """
+        # fast path for what scikit-learn and scipy pass: 1-D float64 arrays
+        if not (type(u) is np.ndarray and u.dtype == np.float64):
+            u = np.asarray(u, dtype=np.float64)
+        if not (type(v) is np.ndarray and v.dtype == np.float64):
+            v = np.asarray(v, dtype=np.float64)
+        n = self.components.shape[1]
+        if u.ndim != 1 or v.ndim != 1:
             raise ValueError(
-                f"Expected vectors with {self.components.shape[1]} features, got {diff.shape[-1]}."
+                f"MahalanobisDistance takes two 1-D vectors, got arrays of shape {u.shape} and {v.shape}; "
+                "for many pairs use the estimator's pair_distance or transform."
             )
-        return float(np.sqrt(np.sum((self.components @ diff) ** 2)))
+        if u.shape[0] != n or v.shape[0] != n:
+            raise ValueError(f"Expected vectors with {n} features, got {u.shape[0]} and {v.shape[0]}.")
+        z = self.components @ (u - v)
+        d2 = float(z @ z)
+        return d2 if squared else math.sqrt(d2)
 
     def __repr__(self):
         return f"MahalanobisDistance(n_components={self.components.shape[0]}, n_features={self.components.shape[1]})"
@@ -98,9 +117,12 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """Return a picklable callable ``d(u, v)`` for the learned distance.
 
         The callable holds a copy of ``components_``: refitting the estimator
-        later does not change it. Use it as
+        later does not change it. It takes two 1-D vectors and
+        ``squared=False`` (metric-learn's signature). Use it as
         ``KNeighborsClassifier(metric=est.get_metric())``; for speed prefer
-        ``make_pipeline(est, KNeighborsClassifier())``, which is equivalent.
+        ``make_pipeline(est, KNeighborsClassifier())``, which is equivalent,
+        or scikit-learn's compiled metric ``metric="mahalanobis",
+        metric_params={"VI": est.get_mahalanobis_matrix()}`` (same distances).
         """
         check_is_fitted(self)
         return MahalanobisDistance(self.components_)

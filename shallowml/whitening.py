@@ -144,9 +144,12 @@ class RCA(MahalanobisMixin, BaseEstimator):
 
     Each distinct value of ``y`` is a chunklet (a group of samples known to
     be alike): class labels give the supervised version, chunk ids the weakly
-    supervised one. The metric is the inverse of the pooled within-chunk
-    covariance (Bar-Hillel et al., JMLR 2005). Samples in single-sample chunks
-    only contribute to the principal subspace.
+    supervised one (for example from
+    :func:`shallowml.constraints.chunks_from_labels`). A negative numeric
+    label means "in no chunk". The metric is the inverse of the pooled
+    within-chunk covariance (Bar-Hillel et al., JMLR 2005). Samples in no
+    chunk or in single-sample chunks only contribute to the principal
+    subspace.
 
     Parameters
     ----------
@@ -191,15 +194,20 @@ class RCA(MahalanobisMixin, BaseEstimator):
             # chunk ids are many small groups by design; not a regression target
             warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
             check_classification_targets(y)
+        # a negative chunk id (e.g. -1 from constraints.chunks_from_labels) means "in no chunk"
+        unchunked = y < 0 if np.asarray(y).dtype.kind in "iuf" else np.zeros(y.shape[0], dtype=bool)
         _, y_codes = np.unique(y, return_inverse=True)
         counts = np.bincount(y_codes)
-        if counts.max() < 2:
-            raise ValueError("RCA needs at least one chunk (label) with 2 or more samples.")
+        in_chunk = (counts[y_codes] >= 2) & ~unchunked
+        if not in_chunk.any():
+            raise ValueError(
+                "RCA needs at least one chunk (non-negative label) with 2 or more samples; "
+                "negative labels mark samples in no chunk."
+            )
         n_components = _check_n_components(self.n_components, X.shape[1], "n_features")
         sub = ScaledSubspace(X)
         k = min(n_components, sub.rank)
         Z = sub.Z[:, :k]
-        in_chunk = counts[y_codes] >= 2
         means = np.zeros((counts.size, k))
         np.add.at(means, y_codes, Z)
         means /= counts[:, None]

@@ -104,8 +104,34 @@ def test_get_metric_picklable_and_independent_of_refit(iris, fitted):
 
 def test_metric_errors_on_feature_mismatch():
     d = MahalanobisDistance(np.eye(2))
-    with pytest.raises(ValueError, match=re.escape("Expected vectors with 2 features, got 3.")):
+    with pytest.raises(ValueError, match=re.escape("Expected vectors with 2 features, got 3 and 3.")):
         d([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=re.escape("Expected vectors with 2 features, got 2 and 3.")):
+        d([1.0, 2.0], [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("u, v", [
+    (np.zeros((4, 2)), np.ones((4, 2))),  # 2-D blocks: scipy refuses them too
+    (np.zeros((1, 2)), np.ones(2)),
+    (np.float64(1.0), np.float64(2.0)),  # scalars
+])
+def test_metric_refuses_anything_but_two_vectors(u, v):
+    d = MahalanobisDistance(np.eye(2))
+    with pytest.raises(ValueError, match=re.escape("MahalanobisDistance takes two 1-D vectors")):
+        d(u, v)
+
+
+def test_metric_squared_and_sklearn_mahalanobis(iris, fitted):
+    X, y = iris
+    metric = fitted.get_metric()
+    assert metric(X[0], X[60], squared=True) == pytest.approx(metric(X[0], X[60]) ** 2, rel=1e-12)
+    # scikit-learn's compiled Mahalanobis metric with VI = M gives the same distances
+    M = fitted.get_mahalanobis_matrix()
+    ours = KNeighborsClassifier(5, metric=metric, algorithm="brute").fit(X, y).kneighbors(X[:20])
+    theirs = KNeighborsClassifier(5, metric="mahalanobis", metric_params={"VI": M},
+                                  algorithm="brute").fit(X, y).kneighbors(X[:20])
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(ours[1], theirs[1])
 
 
 # ---------------------------------------------------------------- pair methods

@@ -91,6 +91,30 @@ def test_rca_singleton_chunks_ignored_for_within_covariance():
     np.testing.assert_allclose(L @ C @ L.T, np.eye(3), atol=1e-4)
 
 
+def test_rca_negative_labels_are_in_no_chunk():
+    # chunks_from_labels marks samples in no chunk with -1: RCA must ignore them for the
+    # within-chunk covariance (Bar-Hillel et al. 2005, eq. 1: C = 1/n sum_chunks sum (x - m)(x - m)^T
+    # over the chunked points only), not pool them into one more chunk
+    from shallowml.constraints import chunks_from_labels
+
+    X, y = load_iris(return_X_y=True)
+    chunks = chunks_from_labels(y, 30, 2, random_state=0)
+    assert (chunks == -1).sum() == 90
+    M = RCA(reg=0.0).fit(X, chunks).get_mahalanobis_matrix()
+    D = np.vstack([X[chunks == c] - X[chunks == c].mean(0) for c in range(30)])
+    C = D.T @ D / D.shape[0]
+    np.testing.assert_allclose(M, np.linalg.inv(C), rtol=1e-6)
+    # any negative label means the same, and string labels have no such convention
+    chunks2 = np.where(chunks < 0, -7, chunks)
+    np.testing.assert_allclose(RCA(reg=0.0).fit(X, chunks2).components_, RCA(reg=0.0).fit(X, chunks).components_)
+
+
+def test_rca_needs_a_real_chunk():
+    X = np.random.RandomState(0).standard_normal((6, 2))
+    with pytest.raises(ValueError, match=re.escape("negative labels mark samples in no chunk")):
+        RCA().fit(X, [-1, -1, -1, 0, 1, 2])
+
+
 def test_rca_n_components_uses_principal_directions():
     X, y = load_iris(return_X_y=True)
     L = RCA(n_components=2).fit(X, y).components_
