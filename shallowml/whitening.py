@@ -34,7 +34,12 @@ class Covariance(MahalanobisMixin, BaseEstimator):
     """Whitening by the inverse covariance (unsupervised baseline).
 
     The metric is ``M = Sigma^+`` (pseudo-inverse of the sample covariance),
-    i.e. the classical Mahalanobis distance. ``components_`` is the
+    i.e. the classical Mahalanobis distance. ``Sigma`` is normalised by
+    ``1 / n`` (``np.cov(X, rowvar=False, bias=True)``), like the scatter
+    matrices of :class:`LDA` and :class:`RCA`, so duplicating every sample
+    changes nothing; ``np.cov``'s default and metric-learn's ``Covariance``
+    use ``1 / (n - 1)``, which scales ``M`` by ``(n - 1) / n`` and leaves
+    every neighbour ranking unchanged. ``components_`` is the
     symmetric (ZCA) square root ``Sigma^{+1/2}``; directions without variance
     (constant or duplicated features) get zero weight.
 

@@ -40,6 +40,15 @@ def test_covariance_equals_scipy_mahalanobis(wine):
     np.testing.assert_allclose(np.cov(est.transform(X), rowvar=False, bias=True), np.eye(13), atol=1e-8)
 
 
+def test_covariance_normalisation_is_documented_one_over_n(wine):
+    # 1/n, not np.cov's default 1/(n-1): M = inv(np.cov(X, bias=True)) = n/(n-1) inv(np.cov(X))
+    X, _ = wine
+    n = X.shape[0]
+    M = Covariance().fit(X).get_mahalanobis_matrix()
+    np.testing.assert_allclose(M, n / (n - 1) * np.linalg.inv(np.cov(X, rowvar=False)), rtol=1e-6)
+    assert "1 / n" in Covariance.__doc__
+
+
 def test_covariance_rank_deficient_is_pseudo_inverse():
     rng = np.random.RandomState(0)
     X = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 5))  # rank 3 in 5-D
