@@ -3,6 +3,7 @@
 import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -164,6 +165,10 @@ class NCA(MahalanobisMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit NCA on ``X`` with class labels ``y``.
 
+        With a single class, or only single-sample classes, the objective
+        does not depend on ``L``: the fit keeps the initial map, with a
+        ``UserWarning`` (as scikit-learn's NCA).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -174,7 +179,8 @@ class NCA(MahalanobisMixin, BaseEstimator):
         self : object
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        _, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        name = type(self).__name__
+        _, y_codes, counts = encode_class_labels(y, estimator_name=name, allow_trivial=True)
         if np.all(X == X[0]):
             raise ValueError(
                 "X has zero variance in every feature (all samples identical); "
@@ -183,6 +189,19 @@ class NCA(MahalanobisMixin, BaseEstimator):
         n_features = X.shape[1]
         self.random_state_ = check_random_state(self.random_state)
         L0 = self._initial_components(X, y_codes)
+        if counts.size < 2 or counts.max() < 2:
+            # p_i is 1 for every sample (one class) or 0 (only single-sample classes)
+            # whatever L: the objective is constant, as in scikit-learn's NCA
+            warnings.warn(
+                f"{name}: {'y has a single class' if counts.size < 2 else 'every class has a single sample'}; "
+                "the NCA objective does not depend on the metric, so components_ is the initial map.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.components_ = L0
+            self.n_iter_ = 0
+            self.objective_ = -nca_loss_grad(L0.ravel(), X, y_codes)[0]
+            return self
         t_start = time.perf_counter()
         if self.batch_size is None:
             result = self._fit_lbfgs(X, y_codes, L0)

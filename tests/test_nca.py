@@ -237,11 +237,24 @@ def test_invalid_parameters(params, msg):
         NCA(**params).fit(X, y)
 
 
-def test_single_class_raises():
-    X, _ = load_iris(return_X_y=True)
-    msg = "NCA needs samples of at least 2 classes; got 1 class."
-    with pytest.raises(ValueError, match=re.escape(msg)):
-        NCA().fit(X, np.zeros(len(X)))
+@pytest.mark.parametrize("case", ["one class", "all singletons"])
+def test_degenerate_labels_keep_the_initial_map(case):
+    # as scikit-learn's and metric-learn's NCA: the objective is constant (p_i = 1 with one
+    # class, 0 with only single-sample classes), so the fit keeps the initial map
+    from sklearn.neighbors import NeighborhoodComponentsAnalysis
+
+    X, y = load_iris(return_X_y=True)
+    if case == "one class":
+        X, y = X[y == 0], y[y == 0]
+    else:
+        X, y = X[:20], np.arange(20)
+    with pytest.warns(UserWarning, match="components_ is the initial map"):
+        est = NCA(init="identity").fit(X, y)
+    np.testing.assert_array_equal(est.transform(X), X)
+    assert est.n_iter_ == 0
+    assert est.objective_ == (len(X) if case == "one class" else 0.0)
+    ref = NeighborhoodComponentsAnalysis(init="identity").fit(X, y)
+    np.testing.assert_allclose(est.components_, ref.components_)
 
 
 def test_warm_start_reuses_components():

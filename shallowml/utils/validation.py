@@ -88,7 +88,7 @@ def check_class_sizes(y_codes, n_neighbors, *, estimator_name="estimator"):
     return counts
 
 
-def encode_class_labels(y, *, estimator_name="estimator", n_neighbors=1):
+def encode_class_labels(y, *, estimator_name="estimator", n_neighbors=1, allow_trivial=False):
     """Check classification targets and encode them as ``0..n_classes-1``.
 
     Parameters
@@ -99,6 +99,9 @@ def encode_class_labels(y, *, estimator_name="estimator", n_neighbors=1):
         Used in error messages.
     n_neighbors : int, default=1
         Passed to :func:`check_class_sizes`.
+    allow_trivial : bool, default=False
+        Accept a single class or only single-sample classes (the caller
+        handles them) instead of raising.
 
     Returns
     -------
@@ -109,10 +112,13 @@ def encode_class_labels(y, *, estimator_name="estimator", n_neighbors=1):
     Raises
     ------
     ValueError
-        For continuous targets, a single class, or only single-sample classes.
+        For continuous targets, a single class, or only single-sample classes
+        (the last two unless ``allow_trivial``).
     """
     check_classification_targets(y)
     classes, y_codes = np.unique(y, return_inverse=True)
     y_codes = y_codes.astype(np.int64).ravel()
+    if allow_trivial:
+        return classes, y_codes, np.bincount(y_codes)
     counts = check_class_sizes(y_codes, n_neighbors, estimator_name=estimator_name)
     return classes, y_codes, counts
