@@ -27,6 +27,19 @@ from .utils.validation import check_pair_labels, check_pairs, encode_class_label
 __all__ = ["ITML", "ITML_Supervised", "itml_solve"]
 
 
+def _check_bounds_order(bounds):
+    """The estimators' bounds must have ``u < l`` (the solver itself accepts any positive pair)."""
+    if bounds is None:
+        return
+    b = np.asarray(bounds, dtype=np.float64).ravel()
+    if b.size == 2 and np.all(np.isfinite(b)) and np.all(b > 0) and not b[0] < b[1]:
+        raise ValueError(
+            f"bounds={tuple(b.tolist())!r}: u (the largest squared distance of similar "
+            "pairs) must be below l (the smallest of dissimilar pairs), e.g. "
+            f"bounds={(float(b.min()), float(b.max()))!r}."
+        )
+
+
 def _finish(est, A, f, bounds_used, result):
     est.bounds_ = bounds_used
     est.n_iter_ = result.n_iter
@@ -41,7 +54,7 @@ _COMMON_CONSTRAINTS = {
     "bounds": ["array-like", None],
     "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
     "tol": [Interval(numbers.Real, 0, None, closed="left")],
-    "verbose": ["boolean"],
+    "verbose": ["verbose"],
 }
 
 _SWEEP_NOTE = """Each sweep visits the constraints in their order but skips those whose
@@ -101,7 +114,7 @@ _PARAMS_DOC = """{gamma_doc}
         ``||lambda_old - lambda||_1 / (||lambda||_2 + ||lambda_old||_2)``, is
         below ``tol`` (the criterion of the authors' code) and no constraint
         skipped by the sweep is violated.
-    verbose : bool, default=False
+    verbose : int or bool, default=False
         Print the convergence measure after every sweep."""
 
 
@@ -193,6 +206,7 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         pairs = check_pairs(pairs)
         y = check_pair_labels(y, pairs.shape[0])
         self.n_features_in_ = pairs.shape[2]
+        _check_bounds_order(self.bounds)
         fitted = _itml_solve(
             pairs[:, 0, :] - pairs[:, 1, :], y, self.gamma, self.prior, self.bounds, self.max_iter,
             self.tol, pairs.reshape(-1, pairs.shape[2]), self.verbose,
@@ -290,6 +304,7 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         ind = np.concatenate((pos, neg))
         V = X[ind[:, 0]] - X[ind[:, 1]]
         sign = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
+        _check_bounds_order(self.bounds)
         fitted = _itml_solve(
             V, sign, self.gamma, self.prior, self.bounds, self.max_iter, self.tol, X, self.verbose
         )

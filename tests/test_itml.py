@@ -242,6 +242,12 @@ def test_parameter_errors(iris_pairs):
     pairs, y = iris_pairs
     with pytest.raises(ValueError, match=re.escape("bounds must be two positive finite numbers (u, l), got (1, 0).")):
         ITML(bounds=(1, 0)).fit(pairs, y)
+    msg = "bounds=(5.0, 1.0): u (the largest squared distance of similar pairs) must be below l"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ITML(bounds=(5, 1)).fit(pairs, y)
+    X, yc = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        ITML_Supervised(bounds=(5, 1)).fit(X, yc)
     with pytest.raises(ValueError, match=re.escape("prior must be 'identity', 'covariance' or an array of shape (4, 4), got shape (3, 3).")):
         ITML(prior=np.eye(3)).fit(pairs, y)
     with pytest.raises(ValueError, match=re.escape("prior must be a symmetric matrix.")):
@@ -257,6 +263,12 @@ def test_parameter_errors(iris_pairs):
         ITML_Supervised(n_constraints=5000, random_state=0).fit(X, yc)
     with pytest.raises(ValueError, match=re.escape("ITML_Supervised needs samples of at least 2 classes; got 1 class.")):
         ITML_Supervised().fit(X, np.zeros(len(X)))
+
+
+def test_verbose_takes_an_int_like_lmnn_and_nca(iris_pairs, capsys):
+    pairs, y = iris_pairs
+    ITML(verbose=2, max_iter=3).fit(pairs, y)
+    assert capsys.readouterr().out
 
 
 def test_convergence_warning_and_verbose(iris_pairs, capsys):

@@ -362,3 +362,13 @@ def test_pair_learner_methods_reject_bad_pairs(cls):
     with pytest.raises(ValueError, match=re.escape("one label per pair")):
         est.score(P, yp[:-1])
     assert set(np.unique(est.predict(P))) <= {-1, 1}
+
+
+@pytest.mark.parametrize("name", ["LMNN", "NCA", "LinearSiamese_Supervised"])
+def test_all_zero_init_array_is_refused(name):
+    import shallowml
+
+    X, y = rb._base_data()
+    msg = "The init array is all zeros: the fit cannot move from L = 0"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        getattr(shallowml, name)(init=np.zeros((X.shape[1], X.shape[1]))).fit(X, y)

@@ -104,6 +104,7 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
         bounds_used = np.asarray(bounds, dtype=np.float64).ravel()
         if bounds_used.size != 2 or not np.all(np.isfinite(bounds_used)) or np.any(bounds_used <= 0):
             raise ValueError(f"bounds must be two positive finite numbers (u, l), got {bounds!r}.")
+
         b = bounds_used * (f / (s * s))
         if not np.all(np.isfinite(b)) or np.any(b <= 0):
             raise ValueError("bounds are out of range for the scale of the data.")

@@ -40,6 +40,13 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
                 f"The init array has shape {L0.shape}; expected (n_components, n_features) = "
                 f"({n_components}, {n_features})."
             )
+        if not np.any(L0):
+            # L = 0 maps every sample to one point: a stationary point of the LMNN, NCA and
+            # Siamese objectives, so a fit from there would return it unchanged
+            raise ValueError(
+                "The init array is all zeros: the fit cannot move from L = 0 (every gradient "
+                "vanishes there). Pass a non-zero array or a named init such as 'identity'."
+            )
         return L0.copy()
     n_classes = 0 if y_codes is None else int(np.max(y_codes)) + 1
     if init == "auto":
