@@ -11,12 +11,14 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._kernels.distances import iter_sq_distance_blocks
 from ._kernels.neighbors import same_class_neighbors
 from ._solvers.eigen import fisher_directions
 from .base import MahalanobisMixin
+from .constraints import chunks_from_labels
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import class_scatters
 from .utils.linalg import symmetric_inverse_sqrt
@@ -230,6 +232,78 @@ class RCA(MahalanobisMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+class RCA_Supervised(RCA):
+    """RCA on chunklets sampled from class labels (as metric-learn's ``RCA_Supervised``).
+
+    Draws ``n_chunks`` disjoint chunklets of ``chunk_size`` same-class
+    samples with :func:`shallowml.constraints.chunks_from_labels`, then fits
+    :class:`RCA` on them; samples in no chunk only shape the principal
+    subspace.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        See :class:`RCA`.
+    reg : float, default=1e-6
+        See :class:`RCA`.
+    n_chunks : int or 'auto', default='auto'
+        Number of chunklets. 'auto': 100, or as many as the classes can host
+        when that is fewer (a class of ``n_c`` samples hosts
+        ``n_c // chunk_size``). An int larger than the classes can host is
+        an error.
+    chunk_size : int, default=2
+        Samples per chunklet (at least 2).
+    random_state : int, RandomState instance or None, default=None
+        Draws the chunklets.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+    chunks_ : ndarray of int64 of shape (n_samples,)
+        Chunk id of each training sample, ``-1`` for samples in no chunk.
+    n_features_in_ : int
+
+    References
+    ----------
+    .. [1] A. Bar-Hillel, T. Hertz, N. Shental and D. Weinshall. Learning a
+       Mahalanobis Metric from Equivalence Constraints. JMLR 6:937-965, 2005.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from shallowml import RCA_Supervised
+    >>> X, y = load_iris(return_X_y=True)
+    >>> est = RCA_Supervised(n_chunks=30, random_state=0).fit(X, y)
+    >>> int((est.chunks_ >= 0).sum())
+    60
+    """
+
+    _parameter_constraints = {
+        **RCA._parameter_constraints,
+        "n_chunks": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "chunk_size": [Interval(numbers.Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_components=None, *, reg=1e-6, n_chunks="auto", chunk_size=2, random_state=None):
+        super().__init__(n_components, reg=reg)
+        self.n_chunks = n_chunks
+        self.chunk_size = chunk_size
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Sample chunklets from the class labels ``y`` and fit RCA on them."""
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        _, y_codes, counts = encode_class_labels(y, estimator_name=type(self).__name__, allow_trivial=True)
+        n_chunks = self.n_chunks
+        if n_chunks == "auto":
+            n_chunks = int(min(100, np.sum(counts // self.chunk_size)))
+        self.chunks_ = chunks_from_labels(y_codes, n_chunks, self.chunk_size,
+                                          random_state=check_random_state(self.random_state))
+        return super().fit(X, self.chunks_)
 
 
 def _laplacian_block(W, Zr, Zc):

@@ -118,6 +118,24 @@ def test_rca_negative_labels_are_in_no_chunk():
     np.testing.assert_allclose(RCA(reg=0.0).fit(X, chunks2).components_, RCA(reg=0.0).fit(X, chunks).components_)
 
 
+def test_rca_supervised_is_rca_on_sampled_chunks():
+    from shallowml import RCA_Supervised
+    from shallowml.constraints import chunks_from_labels
+
+    X, y = load_iris(return_X_y=True)
+    est = RCA_Supervised(n_chunks=30, chunk_size=3, random_state=1).fit(X, y)
+    chunks = chunks_from_labels(y, 30, 3, random_state=1)
+    np.testing.assert_array_equal(est.chunks_, chunks)
+    np.testing.assert_allclose(est.components_, RCA().fit(X, chunks).components_)
+    # 'auto': 100 chunks where the classes can host them, else as many as they can
+    assert (RCA_Supervised(random_state=0).fit(X, y).chunks_ >= 0).sum() == 150
+    big = np.repeat(np.arange(3), 100)
+    Xb = np.random.RandomState(0).standard_normal((300, 4))
+    assert np.unique(RCA_Supervised(random_state=0).fit(Xb, big).chunks_[big >= 0]).size == 101  # 100 ids and -1
+    with pytest.raises(ValueError, match=re.escape("Cannot form 80 disjoint chunks of 2 samples")):
+        RCA_Supervised(n_chunks=80).fit(X, y)
+
+
 def test_rca_needs_a_real_chunk():
     X = np.random.RandomState(0).standard_normal((6, 2))
     with pytest.raises(ValueError, match=re.escape("negative labels mark samples in no chunk")):

@@ -169,12 +169,14 @@ def _pairs_cases():
 
 # Documented deviations from the defaults above, per (estimator, case).
 # Covariance ignores y (so label problems do not concern it); RCA treats each
-# label as one chunklet, so a single chunk is valid input; NCA's objective is
+# label as one chunklet, so a single chunk is valid input (and RCA_Supervised
+# draws its chunklets from one class); NCA's objective is
 # constant for one class or only single-sample classes, so it keeps the initial
 # map with a warning, as scikit-learn's and metric-learn's NCA do; LinearSiamese
 # needs both kinds of pairs for its contrastive loss, ITML does not.
 OVERRIDES = {
     ("RCA", "single_class"): FINITE,
+    ("RCA_Supervised", "single_class"): FINITE,
     ("NCA", "single_class"): FINITE,
     ("NCA", "all_singletons"): FINITE,
     ("LinearSiamese", "only_similar_pairs"): raises("both similar"),
