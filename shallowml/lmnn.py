@@ -210,9 +210,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         )
         small = self.classes_[counts <= self.n_neighbors]
         if small.size:
+            example = small[0].item() if isinstance(small[0], np.generic) else small[0]  # 0, not np.int64(0)
             warnings.warn(
                 f"{name}: {small.size} class(es) have at most n_neighbors={self.n_neighbors} "
-                f"samples (e.g. {small[0]!r}); their samples use n_c - 1 target neighbours "
+                f"samples (e.g. {example!r}); their samples use n_c - 1 target neighbours "
                 "(none for single-sample classes).",
                 UserWarning,
                 stacklevel=2,

@@ -51,7 +51,9 @@ class NCA(MahalanobisMixin, BaseEstimator):
         differently), so 'lda' starts differ from scikit-learn's.
     warm_start : bool, default=False
         When True and ``fit`` was called before, start from the previous
-        ``components_`` (``init`` is ignored).
+        ``components_`` (``init`` is then ignored) if they have
+        ``n_components`` rows (or ``n_components`` is None); otherwise start
+        from ``init`` with the new ``n_components``, as :class:`LMNN` does.
     max_iter : int, default=50
         Maximum number of L-BFGS iterations; with ``batch_size``, the maximum
         number of epochs.
@@ -230,7 +232,9 @@ class NCA(MahalanobisMixin, BaseEstimator):
                     f"warm_start: X has {n_features} features but the previous components_ "
                     f"were fitted with {self.components_.shape[1]}."
                 )
-            return np.array(self.components_, dtype=np.float64, copy=True)
+            # as LMNN: the previous map is the start only when it has the requested shape
+            if self.n_components is None or self.n_components == self.components_.shape[0]:
+                return np.array(self.components_, dtype=np.float64, copy=True)
         if isinstance(self.init, np.ndarray):
             init = self.init
             if init.ndim != 2 or init.shape[1] != n_features:

@@ -192,8 +192,8 @@ def test_inits_and_rectangular(init):
 def test_small_classes_warn_and_singleton():
     X = np.array([[0.0, 0.0], [0.1, 0.0], [0.2, 0.1], [0.3, 0.0], [3.0, 3.0], [3.1, 3.0], [9.0, 9.0]])
     y = np.array([0, 0, 0, 0, 1, 1, 2])
-    with pytest.warns(UserWarning, match="n_c - 1 target neighbours"):
-        est = LMNN(n_neighbors=3).fit(X, y)
+    with pytest.warns(UserWarning, match=re.escape("samples (e.g. 1); their samples use n_c - 1 target neighbours")):
+        est = LMNN(n_neighbors=3).fit(X, y)  # plain 1, not np.int64(1)
     assert np.all(np.isfinite(est.components_))
 
 
