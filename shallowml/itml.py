@@ -40,6 +40,14 @@ def _check_bounds_order(bounds):
         )
 
 
+def _resolve_prior(prior, n_features, rng):
+    """'random' becomes ``R^T R / n_features`` (``R`` standard normal); other priors pass through."""
+    if isinstance(prior, str) and prior == "random":
+        R = rng.standard_normal((n_features, n_features))
+        return R.T @ R / n_features
+    return prior
+
+
 def _finish(est, A, f, bounds_used, result):
     est.bounds_ = bounds_used
     est.n_iter_ = result.n_iter
@@ -50,7 +58,7 @@ def _finish(est, A, f, bounds_used, result):
 
 _COMMON_CONSTRAINTS = {
     "gamma": [Interval(numbers.Real, 0, np.inf, closed="right")],
-    "prior": [StrOptions({"identity", "covariance"}), "array-like"],
+    "prior": [StrOptions({"identity", "covariance", "random"}), "array-like"],
     "bounds": ["array-like", None],
     "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
     "tol": [Interval(numbers.Real, 0, None, closed="left")],
@@ -98,10 +106,13 @@ _GAMMA_DOC = {
 }
 
 _PARAMS_DOC = """{gamma_doc}
-    prior : {'identity', 'covariance'} or array of shape (n_features, n_features), default='identity'
+    prior : {'identity', 'covariance', 'random'} or array of shape (n_features, n_features), default='identity'
         Prior metric ``M0``. 'covariance' is the (pseudo-)inverse covariance
         of the training points: directions without variance, such as
-        constant pixels, get zero weight instead of a huge one.
+        constant pixels, get zero weight instead of a huge one. 'random' is
+        ``R^T R / n_features`` with ``R`` a standard normal square matrix
+        drawn with ``random_state`` (symmetric positive definite, as
+        metric-learn's 'random' prior).
     bounds : array-like of shape (2,), default=None
         ``(u, l)``: similar pairs are pushed to squared distance ``<= u``,
         dissimilar pairs to ``>= l``. Default: the 5th and 95th percentiles
@@ -134,6 +145,8 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     Parameters
     ----------
     {params}
+    random_state : int, RandomState instance or None, default=None
+        Draws the prior when ``prior='random'`` (unused otherwise).
 
     Attributes
     ----------
@@ -176,15 +189,17 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     """
 
     _input_kind = "pairs"
-    _parameter_constraints = dict(_COMMON_CONSTRAINTS)
+    _parameter_constraints = {**_COMMON_CONSTRAINTS, "random_state": ["random_state"]}
 
-    def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3, verbose=False):
+    def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3, verbose=False,
+                 random_state=None):
         self.gamma = gamma
         self.prior = prior
         self.bounds = bounds
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.random_state = random_state
 
     def _common_check_instance(self):
         return ITML_Supervised()
@@ -207,8 +222,9 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         y = check_pair_labels(y, pairs.shape[0])
         self.n_features_in_ = pairs.shape[2]
         _check_bounds_order(self.bounds)
+        prior = _resolve_prior(self.prior, pairs.shape[2], check_random_state(self.random_state))
         fitted = _itml_solve(
-            pairs[:, 0, :] - pairs[:, 1, :], y, self.gamma, self.prior, self.bounds, self.max_iter,
+            pairs[:, 0, :] - pairs[:, 1, :], y, self.gamma, prior, self.bounds, self.max_iter,
             self.tol, pairs.reshape(-1, pairs.shape[2]), self.verbose,
         )
         _finish(self, *fitted)
@@ -231,7 +247,7 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         ``20 * n_classes ** 2``, capped at the number of distinct pairs
         available; an explicit value larger than that raises ``ValueError``.
     random_state : int, RandomState instance or None, default=None
-        Seed of the pair sampling.
+        Seed of the pair sampling, and of the prior when ``prior='random'``.
 
     Attributes
     ----------
@@ -305,9 +321,8 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         V = X[ind[:, 0]] - X[ind[:, 1]]
         sign = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
         _check_bounds_order(self.bounds)
-        fitted = _itml_solve(
-            V, sign, self.gamma, self.prior, self.bounds, self.max_iter, self.tol, X, self.verbose
-        )
+        prior = _resolve_prior(self.prior, X.shape[1], rng)  # drawn after the pairs
+        fitted = _itml_solve(V, sign, self.gamma, prior, self.bounds, self.max_iter, self.tol, X, self.verbose)
         _finish(self, *fitted)
         return self
 

@@ -257,12 +257,30 @@ def test_parameter_errors(iris_pairs):
     with pytest.raises(ValueError, match="gamma"):
         ITML(gamma=0).fit(pairs, y)
     with pytest.raises(ValueError, match="prior"):
-        ITML(prior="random").fit(pairs, y)
+        ITML(prior="bogus").fit(pairs, y)
     X, yc = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match=re.escape("Cannot sample 5000 distinct similar pairs: only 3675 exist")):
         ITML_Supervised(n_constraints=5000, random_state=0).fit(X, yc)
     with pytest.raises(ValueError, match=re.escape("ITML_Supervised needs samples of at least 2 classes; got 1 class.")):
         ITML_Supervised().fit(X, np.zeros(len(X)))
+
+
+def test_random_prior(iris_pairs):
+    # metric-learn's prior='random': a random symmetric positive definite M0 drawn with random_state
+    from shallowml.itml import _resolve_prior
+
+    M0 = _resolve_prior("random", 4, np.random.RandomState(0))
+    np.testing.assert_allclose(M0, M0.T)
+    assert np.linalg.eigvalsh(M0).min() > 0
+    pairs, y = iris_pairs
+    a = ITML(prior="random", random_state=0, max_iter=30).fit(pairs, y).components_
+    b = ITML(prior="random", random_state=0, max_iter=30).fit(pairs, y).components_
+    c = ITML(prior="random", random_state=1, max_iter=30).fit(pairs, y).components_
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    X, yc = load_iris(return_X_y=True)
+    est = ITML_Supervised(prior="random", random_state=3, max_iter=5)
+    assert np.all(np.isfinite(est.fit(X, yc).components_))
 
 
 def test_verbose_takes_an_int_like_lmnn_and_nca(iris_pairs, capsys):
