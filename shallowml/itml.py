@@ -51,8 +51,10 @@ def _resolve_prior(prior, n_features, rng):
 def _finish(est, A, f, bounds_used, result):
     est.bounds_ = bounds_used
     est.n_iter_ = result.n_iter
-    # M = A / f: factor the well-scaled A, then rescale L (no overflow of M)
-    est.components_ = components_from_metric(A) / np.sqrt(f)
+    # M = A / f: factor the well-scaled A, then rescale L (no overflow of M). A comes
+    # from a prior of order one; when the constraints shrink it to almost zero its
+    # eigenvalues are round-off around 0, hence an absolute tolerance too
+    est.components_ = components_from_metric(A, atol=1e-12) / np.sqrt(f)
     result.warn_if_not_converged(type(est).__name__)
 
 

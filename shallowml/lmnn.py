@@ -17,21 +17,17 @@ from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
 from .utils.threads import single_threaded_blas
-from .utils.validation import encode_class_labels
+from .utils.validation import data_spread, encode_class_labels
 
 
 def _scaled(X):
     """``((X - mean) / s, s)`` with ``s`` the RMS of the feature standard deviations.
 
-    Raises ValueError when all samples are identical (or X is not finite after centring).
+    Raises ValueError when X has no usable spread (see
+    :func:`shallowml.utils.validation.data_spread`).
     """
-    Xc = X - X.mean(axis=0)
-    m = float(np.abs(Xc).max(initial=0.0))
-    if m == 0.0 or not np.isfinite(m):
-        raise ValueError(
-            "X has zero variance in every feature (all samples identical); no metric can be learned."
-        )
-    Xc /= m
+    mean, m = data_spread(X)
+    Xc = (X - mean) / m
     s = m * float(np.sqrt(np.mean(np.var(Xc, axis=0))))
     return Xc * (m / s), s
 

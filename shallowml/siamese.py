@@ -35,7 +35,7 @@ from .constraints import count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
-from .utils.validation import check_pair_labels, check_pairs, encode_class_labels
+from .utils.validation import check_pair_labels, check_pairs, data_spread, encode_class_labels
 
 _PAIR_LOSSES = ("contrastive", "koch")
 
@@ -541,13 +541,10 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         if first:
             n_components = resolve_n_components(self.n_components, d)
             self._rng = check_random_state(self.random_state)
-            var = float(np.sum(np.var(X, axis=0)))
-            scale = float(np.sqrt(2.0 * var))
-            if scale == 0.0 or not np.isfinite(scale):
-                raise ValueError(
-                    "X has zero variance in every feature (all samples identical); "
-                    "no metric can be learned."
-                )
+            # sqrt(2 * total variance), computed on X / m so that neither 1e200 nor
+            # subnormal data over- or underflows
+            _, m = data_spread(X)
+            scale = m * float(np.sqrt(2.0 * np.sum(np.var(X / m, axis=0))))
         else:
             n_components, scale = self.components_.shape[0], self._input_scale
         rng = self._rng

@@ -199,3 +199,15 @@ def test_initial_components_errors(rng):
         initial_components("lda", X, None, 1, random_state=rs)
     with pytest.raises(ValueError, match=re.escape("init must be one of")):
         initial_components("bogus", X, y, 2, random_state=rs)
+
+
+def test_absolute_tolerance_for_a_metric_shrunk_to_zero():
+    # ITML shrinking a unit-scale prior to ~0 (found by the property tests: 1-D data, every
+    # pair similar) left M = [[-2.2e-16]]: relative to itself that is "negative definite",
+    # relative to the prior it is round-off
+    M = np.array([[-2.2e-16]])
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        components_from_metric(M)
+    np.testing.assert_array_equal(components_from_metric(M, atol=1e-12), [[0.0]])
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        components_from_metric(np.array([[-1e-6]]), atol=1e-12)

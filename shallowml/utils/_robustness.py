@@ -111,7 +111,13 @@ def _samples_cases():
     add("duplicate_rows", np.vstack([X, X]), np.concatenate([y, y]), FINITE)
     add("identical_rows", np.ones_like(X), y, raises(_NO_SPREAD))
     add("huge_scale_1e150", X * 1e150, y, FINITE)
+    add("huge_scale_1e200", X * 1e200, y, FINITE)
     add("tiny_scale_1e-150", X * 1e-150, y, FINITE)
+    # values below the smallest normal float64 (2.2e-308): a map rescaling them would overflow
+    add("subnormal_X", X * 1e-310, y, raises("X is too small"))
+    Xz = X.copy()
+    Xz[np.abs(Xz) < 0.3] = -0.0
+    add("negative_zeros", Xz, y, FINITE)
     add("float32", X.astype(np.float32), y, FINITE)
     add("int", np.round(2 * X).astype(np.int64), y, FINITE)
     add("string_labels", X, np.array(["setosa", "versicolor", "virginica"])[y], FINITE)
@@ -172,12 +178,15 @@ def _pairs_cases():
 # label as one chunklet, so a single chunk is valid input (and RCA_Supervised
 # draws its chunklets from one class); NCA's objective is
 # constant for one class or only single-sample classes, so it keeps the initial
-# map with a warning, as scikit-learn's and metric-learn's NCA do; LinearSiamese
+# map with a warning, as scikit-learn's and metric-learn's NCA do; NCA and ITML
+# do not rescale X, so subnormal data give finite (tiny-data) metrics; LinearSiamese
 # needs both kinds of pairs for its contrastive loss, ITML does not.
 OVERRIDES = {
     ("RCA", "single_class"): FINITE,
     ("RCA_Supervised", "single_class"): FINITE,
     ("NCA", "single_class"): FINITE,
+    ("NCA", "subnormal_X"): FINITE,
+    ("ITML_Supervised", "subnormal_X"): FINITE,
     ("NCA", "all_singletons"): FINITE,
     ("LinearSiamese", "only_similar_pairs"): raises("both similar"),
 }

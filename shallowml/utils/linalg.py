@@ -4,12 +4,12 @@ import numpy as np
 from scipy import linalg
 
 
-def components_from_metric(M, *, tol=1e-8):
+def components_from_metric(M, *, tol=1e-8, atol=0.0):
     """Return ``L`` with ``L.T @ L == M`` for a symmetric PSD matrix ``M``.
 
     Cholesky is tried first (fast and exact for positive definite ``M``). For
     singular PSD matrices the eigendecomposition is used, with eigenvalues in
-    ``[-tol * max|lambda|, 0)`` clipped to zero (round-off).
+    ``[-max(tol * max|lambda|, atol), 0)`` clipped to zero (round-off).
 
     Parameters
     ----------
@@ -17,6 +17,11 @@ def components_from_metric(M, *, tol=1e-8):
         Symmetric positive semi-definite matrix.
     tol : float, default=1e-8
         Relative tolerance on negative eigenvalues.
+    atol : float, default=0.0
+        Absolute tolerance on negative eigenvalues, for callers that know the
+        scale ``M`` came from (e.g. a solver that shrank a unit-scale prior
+        to almost zero, where the relative tolerance alone cannot tell
+        round-off from a wrong sign).
 
     Returns
     -------
@@ -53,7 +58,7 @@ def components_from_metric(M, *, tol=1e-8):
     except linalg.LinAlgError:
         pass
     w, V = linalg.eigh(M, check_finite=False)
-    if w[0] < -tol * max(np.abs(w).max(), np.finfo(np.float64).tiny):
+    if w[0] < -max(tol * max(np.abs(w).max(), np.finfo(np.float64).tiny), atol):
         raise ValueError(
             "The metric matrix is not positive semi-definite "
             f"(smallest eigenvalue {w[0]:.3g}, largest {w[-1]:.3g})."

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .linalg import principal_subspace
+from .validation import data_spread
 
 
 class ScaledSubspace:
@@ -35,19 +36,7 @@ class ScaledSubspace:
 
     def __init__(self, X, *, rtol=1e-10):
         X = np.asarray(X, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean = X.mean(axis=0)
-            scale = float(np.abs(X - mean).max(initial=0.0))
-        if not np.isfinite(scale):
-            raise ValueError(
-                "X is too large: centring it overflows float64 (values near 1e308); "
-                "rescale X, e.g. with StandardScaler."
-            )
-        if scale == 0.0:
-            raise ValueError(
-                "X has zero variance in every feature (all samples identical); "
-                "no metric can be learned."
-            )
+        mean, scale = data_spread(X)
         Xs = (X - mean) / scale
         col = np.abs(Xs).max(axis=0)
         col = col[col > 0]

@@ -122,3 +122,49 @@ def encode_class_labels(y, *, estimator_name="estimator", n_neighbors=1, allow_t
         return classes, y_codes, np.bincount(y_codes)
     counts = check_class_sizes(y_codes, n_neighbors, estimator_name=estimator_name)
     return classes, y_codes, counts
+
+
+def data_spread(X):
+    """Column means and the spread ``m = max |X - mean|`` of a training set, checked.
+
+    Every estimator rescales its data by ``m`` (or a multiple of it) before
+    learning, so the spread must be a usable float64 scale.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+    m : float
+
+    Raises
+    ------
+    ValueError
+        When centring overflows (values near 1e308), when all samples are
+        identical, or when the spread is below the smallest normal float64
+        (about 2.2e-308): the learned map, about ``1 / m``, would overflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.utils.validation import data_spread
+    >>> data_spread(np.array([[0.0, 1.0], [2.0, 1.0]]))[1]
+    1.0
+    """
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+        m = float(np.abs(X - mean).max(initial=0.0))
+    if not np.isfinite(m):
+        raise ValueError(
+            "X is too large: centring it overflows float64 (values near 1e308); "
+            "rescale X, e.g. with StandardScaler."
+        )
+    if m == 0.0:
+        raise ValueError("X has zero variance in every feature (all samples identical); no metric can be learned.")
+    tiny = np.finfo(np.float64).tiny
+    if m < tiny:
+        raise ValueError(
+            f"X is too small: its values differ by at most {m:.3g}, below the smallest normal float64 "
+            f"({tiny:.3g}), so the learned map (about 1 / {m:.3g}) cannot be represented; "
+            "rescale X, e.g. with StandardScaler."
+        )
+    return mean, m
