@@ -288,25 +288,36 @@ def chunks_from_labels(y, n_chunks, chunk_size, *, random_state, unlabeled=None)
     return chunks
 
 
-def knn_triplets(X, y, k, *, random_state=None):
-    """Triplets ``(anchor, neighbour, impostor)`` from same-class nearest neighbours.
+def knn_triplets(X, y, k, *, k_impostor=None, random_state=None):
+    """Triplets ``(anchor, neighbour, impostor)`` from nearest neighbours.
 
     Every sample is an anchor for each of its ``k`` nearest same-class
-    neighbours (Euclidean); the third index is a sample of another class drawn
-    uniformly at random. Classes with fewer than ``k + 1`` samples contribute
-    fewer triplets; singleton classes none.
+    neighbours (Euclidean). The impostor is, with ``k_impostor=None``, one
+    sample of another class drawn uniformly at random per (anchor,
+    neighbour); with ``k_impostor`` an int, each of the anchor's
+    ``k_impostor`` nearest samples of other classes, giving ``k *
+    k_impostor`` triplets per anchor (metric-learn's
+    ``generate_knntriplets(X, y, k_genuine, k_impostor)``). Classes with
+    fewer than ``k + 1`` samples contribute fewer triplets; singleton
+    classes none. Neighbours are found row by row with a k-heap (numba):
+    memory O(n * k), no n x n matrix.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     k : int, >= 1
+        Same-class (genuine) neighbours per anchor.
+    k_impostor : int >= 1 or None, default=None
+        Nearest other-class samples per anchor; None draws one at random.
     random_state : int, RandomState instance or None, default=None
+        Draws the random impostors (unused with ``k_impostor``).
 
     Returns
     -------
     triplets : ndarray of int64, shape (n_triplets, 3)
-        Rows ordered by anchor, then by neighbour distance.
+        Rows ordered by anchor, then by neighbour distance (then by impostor
+        distance).
 
     Raises
     ------
@@ -320,8 +331,10 @@ def knn_triplets(X, y, k, *, random_state=None):
     >>> X = np.array([[0.0], [1.0], [5.0], [6.0]])
     >>> knn_triplets(X, [0, 0, 1, 1], 1, random_state=0)[:, :2].tolist()
     [[0, 1], [1, 0], [2, 3], [3, 2]]
+    >>> knn_triplets(X, [0, 0, 1, 1], 1, k_impostor=2)[:2].tolist()
+    [[0, 1, 2], [0, 1, 3]]
     """
-    from ._kernels.neighbors import same_class_neighbors
+    from ._kernels.neighbors import other_class_neighbors, same_class_neighbors
 
     k = _check_count(k, "k")
     if k < 1:
@@ -341,6 +354,14 @@ def knn_triplets(X, y, k, *, random_state=None):
     ind, _ = same_class_neighbors(X, codes, k)
     anchor, col = np.nonzero(ind >= 0)
     neighbour = ind[anchor, col]
+    if k_impostor is not None:
+        k_impostor = _check_count(k_impostor, "k_impostor")
+        if k_impostor < 1:
+            raise ValueError("k_impostor must be at least 1 (or None for one random impostor).")
+        imp, _ = other_class_neighbors(X, codes, k_impostor)
+        imp = imp[anchor]  # (n_pairs, k_impostor), -1 padded
+        rows, cols = np.nonzero(imp >= 0)
+        return np.stack((anchor[rows], neighbour[rows], imp[rows, cols]), axis=1).astype(np.int64)
     order = np.argsort(codes, kind="stable")
     starts = np.concatenate(([0], np.cumsum(counts)))
     c = codes[anchor]

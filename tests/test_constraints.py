@@ -170,6 +170,41 @@ def test_knn_triplets_against_brute_force():
     assert set(counts) == {400, 401} and min(counts.values()) > 150
 
 
+def test_knn_triplets_with_nearest_impostors_against_brute_force():
+    rng = np.random.RandomState(1)
+    X = rng.rand(40, 3)
+    X[5] = X[6]  # a duplicate point: ties broken by index
+    y = rng.randint(0, 3, 40)
+    y[0] = 7
+    k, k_imp = 2, 3
+    T = knn_triplets(X, y, k, k_impostor=k_imp)
+    expected = []
+    for i in range(40):
+        d = np.sum((X - X[i]) ** 2, axis=1)
+        same = sorted((j for j in range(40) if j != i and y[j] == y[i]), key=lambda j: (d[j], j))[:k]
+        other = sorted((j for j in range(40) if y[j] != y[i]), key=lambda j: (d[j], j))[:k_imp]
+        expected += [(i, j, l) for j in same for l in other]
+    assert [tuple(r) for r in T.tolist()] == expected
+    # random_state plays no part; fewer other-class samples than k_impostor: all of them
+    np.testing.assert_array_equal(T, knn_triplets(X, y, k, k_impostor=k_imp, random_state=5))
+    T = knn_triplets(np.arange(5.0)[:, None], [0, 0, 0, 0, 1], 1, k_impostor=3)
+    assert np.all(T[:, 2] == 4) and T.shape == (4, 3)
+    with pytest.raises(ValueError, match=re.escape("k_impostor must be at least 1")):
+        knn_triplets(X, y, 1, k_impostor=0)
+
+
+def test_other_class_neighbors_parallel_equals_serial():
+    from shallowml._kernels import neighbors
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(200, 4)
+    y = rng.randint(0, 4, 200).astype(np.int64)
+    a = neighbors._other_class_knn.serial(X, y, 5)
+    b = neighbors._other_class_knn.parallel(X, y, 5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
 def test_knn_triplets_errors():
     X = np.zeros((3, 2))
     with pytest.raises(ValueError, match=re.escape("knn_triplets needs samples of at least 2 classes; got 1 class.")):
