@@ -14,7 +14,7 @@ from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
-from .utils.init import initial_components
+from .utils.init import initial_components, resolve_n_components
 from .utils.validation import encode_class_labels
 
 
@@ -221,11 +221,7 @@ class NCA(MahalanobisMixin, BaseEstimator):
     def _initial_components(self, X, y_codes):
         """The checked starting ``L``: previous components, the init array, or built by ``init``."""
         n_features = X.shape[1]
-        if self.n_components is not None and self.n_components > n_features:
-            raise ValueError(
-                f"n_components={self.n_components} cannot be greater than the number of "
-                f"features ({n_features})."
-            )
+        resolve_n_components(self.n_components, n_features)
         if self.warm_start and hasattr(self, "components_"):
             if self.components_.shape[1] != n_features:
                 raise ValueError(

@@ -20,16 +20,10 @@ from ._solvers.eigen import fisher_directions
 from .base import MahalanobisMixin
 from .constraints import chunks_from_labels
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
-from .utils.init import class_scatters
+from .utils.init import class_scatters, resolve_n_components
 from .utils.linalg import symmetric_inverse_sqrt
 from .utils.subspace import ScaledSubspace
 from .utils.validation import encode_class_labels
-
-
-def _check_n_components(n_components, upper, what):
-    if n_components is not None and n_components > upper:
-        raise ValueError(f"n_components={n_components} must be <= {what} ({upper}).")
-    return upper if n_components is None else int(n_components)
 
 
 class Covariance(MahalanobisMixin, BaseEstimator):
@@ -131,9 +125,7 @@ class LDA(MahalanobisMixin, BaseEstimator):
         # >= 2 classes, and some within-class scatter (not every class a singleton)
         self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
         upper = min(X.shape[1], self.classes_.size - 1)
-        n_components = _check_n_components(
-            self.n_components, upper, "min(n_features, n_classes - 1)"
-        )
+        n_components = resolve_n_components(self.n_components, upper, what="min(n_features, n_classes - 1)")
         sub = ScaledSubspace(X)
         S_w, S_b = class_scatters(sub.Z, y_codes)
         _, V = fisher_directions(S_b, S_w, min(n_components, sub.rank), reg=self.reg)
@@ -211,7 +203,7 @@ class RCA(MahalanobisMixin, BaseEstimator):
                 "RCA needs at least one chunk (non-negative label) with 2 or more samples; "
                 "negative labels mark samples in no chunk."
             )
-        n_components = _check_n_components(self.n_components, X.shape[1], "n_features")
+        n_components = resolve_n_components(self.n_components, X.shape[1])
         sub = ScaledSubspace(X)
         k = min(n_components, sub.rank)
         Z = sub.Z[:, :k]
@@ -407,7 +399,7 @@ class LFDA(MahalanobisMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         # >= 2 classes, and some within-class scatter (not every class a singleton)
         self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
-        n_components = _check_n_components(self.n_components, X.shape[1], "n_features")
+        n_components = resolve_n_components(self.n_components, X.shape[1])
         sub = ScaledSubspace(X)
         S_w, S_b = _local_scatters(sub.Z, y_codes, self.k)
         k = min(n_components, sub.rank)

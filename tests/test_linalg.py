@@ -171,7 +171,7 @@ def test_class_scatters_total(rng):
 
 def test_resolve_n_components():
     assert resolve_n_components(None, 4) == 4 and resolve_n_components(2, 4) == 2
-    with pytest.raises(ValueError, match=re.escape("n_components=5 is larger than the number of features (4).")):
+    with pytest.raises(ValueError, match=re.escape("n_components=5 is larger than the number of features (4); use at most 4, or None.")):
         resolve_n_components(5, 4)
     with pytest.raises(ValueError, match=re.escape("n_components must be a positive integer, got 0.")):
         resolve_n_components(0, 4)

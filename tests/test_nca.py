@@ -225,7 +225,7 @@ def test_random_state_reproducible():
 @pytest.mark.parametrize(
     "params, msg",
     [
-        (dict(n_components=5), "n_components=5 cannot be greater than the number of features (4)."),
+        (dict(n_components=5), "n_components=5 is larger than the number of features (4); use at most 4, or None."),
         (dict(init=np.ones((2, 3))), "The init array has shape (2, 3); it needs 4 columns"),
         (dict(init=np.ones((5, 4))), "The init array has 5 rows; at most n_features (4)"),
         (dict(init=np.ones((2, 4)), n_components=3), "n_components=3 does not match the 2 rows"),

@@ -199,9 +199,9 @@ def test_lfda_scale_invariant_metric_in_subspace(wine):
 @pytest.mark.parametrize(
     "est, msg",
     [
-        (LDA(n_components=3), "n_components=3 must be <= min(n_features, n_classes - 1) (2)."),
-        (RCA(n_components=5), "n_components=5 must be <= n_features (4)."),
-        (LFDA(n_components=5), "n_components=5 must be <= n_features (4)."),
+        (LDA(n_components=3), "n_components=3 is larger than min(n_features, n_classes - 1) (2); use at most 2, or None."),
+        (RCA(n_components=5), "n_components=5 is larger than the number of features (4); use at most 4, or None."),
+        (LFDA(n_components=5), "n_components=5 is larger than the number of features (4); use at most 4, or None."),
     ],
 )
 def test_n_components_too_large(est, msg):

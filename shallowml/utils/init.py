@@ -102,14 +102,19 @@ def class_scatters(X, y_codes):
     return S_w / n, S_b / n
 
 
-def resolve_n_components(n_components, n_features):
-    """``n_components`` or ``n_features``; ValueError when too large."""
+def resolve_n_components(n_components, n_features, *, what="the number of features"):
+    """``n_components``, or ``n_features`` when None; the one check of every estimator.
+
+    ``n_features`` is the upper bound and ``what`` names it in the message
+    (e.g. ``"min(n_features, n_classes - 1)"`` for LDA).
+    """
     if n_components is None:
-        return n_features
+        return int(n_features)
     if not isinstance(n_components, numbers.Integral) or n_components < 1:
         raise ValueError(f"n_components must be a positive integer, got {n_components!r}.")
     if n_components > n_features:
         raise ValueError(
-            f"n_components={n_components} is larger than the number of features ({n_features})."
+            f"n_components={n_components} is larger than {what} ({n_features}); "
+            f"use at most {n_features}, or None."
         )
     return int(n_components)
