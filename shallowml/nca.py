@@ -14,7 +14,7 @@ from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
-from .utils.init import initial_components, resolve_n_components
+from .utils.init import initial_components, resolve_init, resolve_n_components
 from .utils.validation import encode_class_labels
 
 
@@ -251,9 +251,18 @@ class NCA(MahalanobisMixin, BaseEstimator):
             n_components = init.shape[0]
         else:
             n_components = self.n_components or n_features
-        return initial_components(
-            self.init, X, y_codes, int(n_components), random_state=self.random_state_
-        )
+        # scikit-learn's NCA verbose lines for the initialisations that take time
+        named = resolve_init(self.init, int(n_components), X, y_codes) if isinstance(self.init, str) else None
+        say = self.verbose and named in ("pca", "lda")
+        if say:
+            text = "Finding principal components" if named == "pca" else "Finding most discriminative components"
+            print(f"{text}... ", end="")  # no prefix, exactly as scikit-learn prints it
+            sys.stdout.flush()
+            t0 = time.perf_counter()
+        L0 = initial_components(self.init, X, y_codes, int(n_components), random_state=self.random_state_)
+        if say:
+            print(f"done in {time.perf_counter() - t0:5.2f}s")
+        return L0
 
     def _fit_lbfgs(self, X, y_codes, L0):
         block_rows = default_block_rows(X.shape[0])

@@ -362,3 +362,26 @@ def test_benchmark_worker_reports(tmp_path):
     row = {"dataset": "iris", "impl": "shallowml", "n": 150, "d": 4, "fit_time": 1.0,
            "warmup_time": 0.5, "n_iter": 5, "objective": 140.0, "knn3_error": 0.04, "peak_mb": 1.0}
     assert "iris" in bench_nca.format_table([row])
+
+
+@pytest.mark.parametrize("init", ["pca", "lda"])
+def test_verbose_output_has_scikit_learns_format(init, capsys):
+    # the same lines as scikit-learn's NCA, up to the class name and the timings
+    from sklearn.neighbors import NeighborhoodComponentsAnalysis
+
+    X, y = load_iris(return_X_y=True)
+
+    def lines(est):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+        out = capsys.readouterr().out.replace(type(est).__name__, "EST")
+        out = re.sub(r"\d+\.\d+s", "Ts", re.sub(r" +\d+\.\d\d$", " T", out, flags=re.M))
+        return out.splitlines()
+
+    ours = lines(NCA(n_components=2, init=init, verbose=1, max_iter=3))
+    theirs = lines(NeighborhoodComponentsAnalysis(n_components=2, init=init, verbose=1, max_iter=3))
+    text = "Finding principal components" if init == "pca" else "Finding most discriminative components"
+    assert ours[0] == theirs[0] == f"{text}... done in  Ts"
+    assert ours[1:4] == theirs[1:4]  # the table header
+    assert ours[-1] == theirs[-1]  # "Training took ..."

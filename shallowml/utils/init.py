@@ -11,6 +11,25 @@ from .._solvers.eigen import fisher_directions
 INIT_OPTIONS = ("auto", "pca", "lda", "identity", "random")
 
 
+def resolve_init(init, n_components, X, y_codes):
+    """The named init that ``init`` stands for: 'auto' becomes 'lda', 'pca' or 'identity'.
+
+    'auto' is 'lda' when class labels are given and ``n_components <=
+    min(n_features, n_classes - 1)``, else 'pca' when ``n_components <
+    min(n_features, n_samples)``, else 'identity'. Other names are returned
+    unchanged.
+    """
+    if init != "auto":
+        return init
+    n_samples, n_features = X.shape
+    n_classes = 0 if y_codes is None else int(np.max(y_codes)) + 1
+    if y_codes is not None and n_components <= min(n_features, n_classes - 1):
+        return "lda"
+    if n_components < min(n_features, n_samples):
+        return "pca"
+    return "identity"
+
+
 def initial_components(init, X, y_codes, n_components, *, random_state):
     """Return an initial ``L`` of shape ``(n_components, n_features)``.
 
@@ -48,14 +67,7 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
                 "vanishes there). Pass a non-zero array or a named init such as 'identity'."
             )
         return L0.copy()
-    n_classes = 0 if y_codes is None else int(np.max(y_codes)) + 1
-    if init == "auto":
-        if y_codes is not None and n_components <= min(n_features, n_classes - 1):
-            init = "lda"
-        elif n_components < min(n_features, n_samples):
-            init = "pca"
-        else:
-            init = "identity"
+    init = resolve_init(init, n_components, X, y_codes)
     if init == "identity":
         return np.eye(n_components, n_features)
     if init == "random":
@@ -71,6 +83,7 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
     if init == "lda":
         if y_codes is None:
             raise ValueError("init='lda' needs class labels; use 'pca' or 'identity' for pairs.")
+        n_classes = int(np.max(y_codes)) + 1
         if n_components > min(n_features, n_classes - 1):
             raise ValueError(
                 f"init='lda' needs n_components <= min(n_features, n_classes - 1) = "
