@@ -19,8 +19,8 @@ ITML: convergence tolerance 1e-3 on the dual change, metric-learn at most
 
 Target (issue 12): shallowml's first fit in a fresh process (kernels loaded
 from the cache) within 3 x warm + 1.5 s, for LMNN, NCA, ITML_Supervised and
-LinearSiamese_Supervised. The import (mostly scikit-learn's, about 1.5 s
-here) is reported apart and included in the cold total.
+LinearSiamese_Supervised. The import (mostly scikit-learn's: see the
+scikit-learn row) is reported apart and included in the cold total.
 
 Usage::
 

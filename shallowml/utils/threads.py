@@ -20,9 +20,10 @@ of the process. So:
 
 Waiting. numba's OpenMP layer (the default where GNU OpenMP is installed)
 lets idle worker threads spin; on a machine whose cores are all busy that
-thrashes (measured: a digits LMNN fit beside two CPU-bound processes took
-2.7 s, against 1.8 s with one thread and 1.2 s with passive waiting, see
-``benchmarks/results_threads``). When shallowml is the first to start
+thrashes (a digits LMNN fit beside two CPU-bound processes: 3.5 s with
+``OMP_WAIT_POLICY=ACTIVE``, 1.3 s with one thread, 1.0 s with passive
+waiting; ``python -m benchmarks.bench_threads``, output in
+``docs/benchmark_results/threads.md``). When shallowml is the first to start
 numba's thread pool and ``OMP_WAIT_POLICY`` is not set, it starts the pool
 with ``OMP_WAIT_POLICY=PASSIVE`` in the environment and removes it again at
 once: only that OpenMP runtime (numba's, loaded at that moment) waits
@@ -33,8 +34,8 @@ entered from two threads at once, concurrent kernels run serially.
 
 BLAS. While LMNN runs its numba kernels it holds BLAS at one thread
 (:func:`single_threaded_blas`): its BLAS products are small, and idle
-OpenBLAS threads spinning beside the numba threads made a digits fit 5x
-slower (see ``benchmarks/bench_threads.py``). BLAS limits are process-wide
+OpenBLAS threads spinning beside the numba threads slow the numba kernels
+down (oversubscription). BLAS limits are process-wide
 by nature, so one fit at a time holds the limit and restores it itself;
 concurrent fits in several threads never leave it behind. Other threads
 doing BLAS work during such a fit run it single-threaded too.
