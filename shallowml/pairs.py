@@ -6,6 +6,7 @@ A pair is *similar* (+1) when its learned distance is at most ``threshold_``.
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.utils import ClassifierTags
+from sklearn.utils.metadata_routing import UNUSED
 from sklearn.utils.validation import check_is_fitted
 
 from .utils.validation import check_pair_labels, check_pairs
@@ -49,6 +50,14 @@ class PairsClassifierMixin:
     """
 
     classes_ = np.array([-1, 1])
+
+    # ``pairs`` is the data (scikit-learn's X), not metadata to route: without these,
+    # scikit-learn would offer set_fit_request(pairs=...) and friends
+    __metadata_request__fit = {"pairs": UNUSED}
+    __metadata_request__partial_fit = {"pairs": UNUSED}
+    __metadata_request__predict = {"pairs": UNUSED}
+    __metadata_request__decision_function = {"pairs": UNUSED}
+    __metadata_request__score = {"pairs": UNUSED}
 
     def decision_function(self, pairs):
         """``threshold_ - distance`` for each pair (positive means similar)."""

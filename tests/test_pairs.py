@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, f1_score, get_scorer, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from shallowml import ITML
+from shallowml import ITML, LinearSiamese
 from shallowml.base import MahalanobisMixin
 from shallowml.pairs import PairsClassifierMixin, _cut_statistics
 
@@ -168,3 +168,11 @@ def test_sklearn_model_selection_on_pairs(iris_pairs):
     assert cross_val_score(itml, pairs, y, cv=3).shape == (3,)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(pairs), est.predict(pairs))
+
+
+@pytest.mark.parametrize("cls", [ITML, LinearSiamese], ids=lambda c: c.__name__)
+def test_pairs_are_data_not_routed_metadata(cls):
+    # scikit-learn's metadata routing must not take `pairs` (the X of pair learners) for metadata
+    est = cls()
+    for method in ("fit", "partial_fit", "predict", "decision_function", "score"):
+        assert not hasattr(est, f"set_{method}_request"), method
