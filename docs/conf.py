@@ -107,6 +107,8 @@ def _skip_sklearn_members(app, what, name, obj, skip, options):
     module = getattr(obj, "__module__", None) or ""
     if module.startswith("sklearn") or re.fullmatch(r"set_\w+_request", name):
         return True
+    if "__metadata_request__" in name:  # scikit-learn's routing declarations (pairs.py)
+        return True
     return skip
 
 

@@ -51,14 +51,6 @@ class PairsClassifierMixin:
 
     classes_ = np.array([-1, 1])
 
-    # ``pairs`` is the data (scikit-learn's X), not metadata to route: without these,
-    # scikit-learn would offer set_fit_request(pairs=...) and friends
-    __metadata_request__fit = {"pairs": UNUSED}
-    __metadata_request__partial_fit = {"pairs": UNUSED}
-    __metadata_request__predict = {"pairs": UNUSED}
-    __metadata_request__decision_function = {"pairs": UNUSED}
-    __metadata_request__score = {"pairs": UNUSED}
-
     def decision_function(self, pairs):
         """``threshold_ - distance`` for each pair (positive means similar)."""
         check_is_fitted(self, "threshold_")
@@ -151,3 +143,11 @@ class PairsClassifierMixin:
         tags.estimator_type = "classifier"
         tags.classifier_tags = ClassifierTags()
         return tags
+
+
+# ``pairs`` is the data (scikit-learn's X), not metadata to route: without these,
+# scikit-learn would offer set_fit_request(pairs=...) and friends. Set after the
+# class body, where the names would be mangled (and confuse the API docs).
+for _method in ("fit", "partial_fit", "predict", "decision_function", "score"):
+    setattr(PairsClassifierMixin, f"__metadata_request__{_method}", {"pairs": UNUSED})
+del _method
