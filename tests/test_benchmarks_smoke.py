@@ -76,13 +76,21 @@ def test_splits_and_subsample():
     assert suite.subsample(X, y, None, seed=0)[0] is X
 
 
-def test_missing_uci_folder_is_skipped(tmp_path, capsys):
+def test_missing_uci_folder_is_skipped(tmp_path, capsys, monkeypatch):
+    # no folder anywhere: not the argument, not $SHALLOWML_DATA, not ../shared/uci beside the repo
+    from benchmarks import datasets
+
+    monkeypatch.setenv("SHALLOWML_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(datasets, "__file__", str(tmp_path / "repo" / "benchmarks" / "datasets.py"))
+    assert datasets.data_folder(str(tmp_path / "nowhere")) is None
     loaded = list(suite.load_datasets(["iris", "glass"], folder=str(tmp_path / "nowhere")))
-    # glass either comes from $SHALLOWML_DATA / ../shared/uci or is skipped with a message
-    names = [d[0] for d in loaded]
-    assert names[0] == "iris"
-    if "glass" not in names:
-        assert "skipping" in capsys.readouterr().err
+    assert [d[0] for d in loaded] == ["iris"]  # bundled data still load
+    assert "UCI data folder not found" in capsys.readouterr().err
+
+
+def test_uci_folder_is_found_and_read(uci):
+    loaded = list(suite.load_datasets(["glass"], folder=str(uci)))
+    assert [d[0] for d in loaded] == ["glass"] and loaded[0][1].shape[1] == 9
 
 
 def test_failing_method_is_reported_not_raised():
