@@ -227,13 +227,11 @@ atexit.register(_WORKER.close)  # also on Ctrl-C; an orphaned worker exits after
 
 def shallowml_methods(names=None):
     """One :class:`Method` per public shallowml estimator fitted on labelled samples."""
-    from shallowml.utils.discovery import all_estimators
+    from shallowml.utils.discovery import all_estimators, sample_form
 
     out, seen = [], set()
     for name, cls in all_estimators():
-        est = cls()
-        hook = getattr(est, "_common_check_instance", None)
-        est = hook() if hook is not None else est
+        est = sample_form(cls)
         col = type(est).__name__
         if col in seen or (names and col not in names and name not in names):
             continue

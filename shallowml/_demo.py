@@ -23,7 +23,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 from . import __version__
-from .utils.discovery import all_estimators
+from .utils.discovery import all_estimators, sample_form
 from .utils.warmup import compile_all, kernel_cache_stats, warm_up
 
 DATASETS = {
@@ -38,9 +38,7 @@ def _sample_estimators(names=None):
     """One instance per public estimator that can be fitted on (X, y) samples (``random_state=0``)."""
     out = []
     for name, cls in all_estimators():
-        est = cls()
-        hook = getattr(est, "_common_check_instance", None)
-        est = hook() if hook is not None else est
+        est = sample_form(cls)
         if names and type(est).__name__ not in names and name not in names:
             continue
         if "random_state" in est.get_params():
@@ -51,11 +49,7 @@ def _sample_estimators(names=None):
 
 def estimator_names():
     """Names accepted by ``--estimators``: every public estimator and the supervised form of pair learners."""
-    names = []
-    for name, cls in all_estimators():
-        hook = getattr(cls(), "_common_check_instance", None)
-        names += [name] + ([type(hook()).__name__] if hook is not None else [])
-    return sorted(set(names))
+    return sorted({n for name, cls in all_estimators() for n in (name, type(sample_form(cls)).__name__)})
 
 
 def knn_error(Z_train, y_train, Z_test, y_test, k=3):

@@ -259,7 +259,8 @@ class NCA(MahalanobisMixin, BaseEstimator):
             print(f"{text}... ", end="")  # no prefix, exactly as scikit-learn prints it
             sys.stdout.flush()
             t0 = time.perf_counter()
-        L0 = initial_components(self.init, X, y_codes, int(n_components), random_state=self.random_state_)
+        init = self.init if named is None else named
+        L0 = initial_components(init, X, y_codes, int(n_components), random_state=self.random_state_)
         if say:
             print(f"done in {time.perf_counter() - t0:5.2f}s")
         return L0

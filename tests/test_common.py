@@ -13,7 +13,7 @@ shallowml computes with numpy/numba only and does not claim array-API support.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from shallowml.utils.discovery import all_estimators
+from shallowml.utils.discovery import all_estimators, sample_form
 
 # check name -> reason, per estimator class name. Every skip needs a reason.
 EXPECTED_FAILED_CHECKS = {}
@@ -24,9 +24,7 @@ def _instances():
     checked once even though it is also public on its own."""
     seen = {}
     for _, cls in all_estimators():
-        est = cls()
-        hook = getattr(est, "_common_check_instance", None)
-        est = hook() if hook is not None else est
+        est = sample_form(cls)
         seen.setdefault(type(est).__name__, est)
     return list(seen.values())
 

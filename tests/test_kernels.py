@@ -219,20 +219,10 @@ def test_parallel_equals_single_thread(rng):
 
 # ---------------------------------------------------------- compile conventions
 def _kernel_dispatchers():
-    import importlib
-    import pkgutil
+    from shallowml.utils.warmup import _dispatchers
 
-    import shallowml._kernels as kernels
-    from shallowml._kernels._options import SizeDispatched
-
-    for info in pkgutil.iter_modules(kernels.__path__):
-        mod = importlib.import_module(f"shallowml._kernels.{info.name}")
-        for name, obj in vars(mod).items():
-            if isinstance(obj, SizeDispatched) and obj.__module__ == mod.__name__:
-                yield pytest.param(obj.serial, id=f"{info.name}.{name}.serial")
-                yield pytest.param(obj.parallel, id=f"{info.name}.{name}.parallel")
-            elif isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == mod.__name__:
-                yield pytest.param(obj, id=f"{info.name}.{name}")
+    for name, disp, is_parallel in _dispatchers():
+        yield pytest.param(disp, is_parallel, id=name)
 
 
 KERNELS = list(_kernel_dispatchers())
@@ -240,15 +230,14 @@ KERNELS = list(_kernel_dispatchers())
 
 def test_every_parallel_kernel_is_size_dispatched():
     """Parallel kernels are declared only through size_dispatched (one way to pick a variant)."""
-    assert any("parallel" in p.id for p in KERNELS)
+    assert any(p.values[1] for p in KERNELS)
     for p in KERNELS:
-        (kernel,) = p.values
-        if kernel.targetoptions.get("parallel"):
-            assert p.id.endswith(".parallel"), p.id
+        kernel, is_parallel = p.values
+        assert bool(kernel.targetoptions.get("parallel")) == is_parallel, p.id
 
 
-@pytest.mark.parametrize("kernel", KERNELS)
-def test_kernel_options_follow_conventions(kernel):
+@pytest.mark.parametrize("kernel, is_parallel", KERNELS)
+def test_kernel_options_follow_conventions(kernel, is_parallel):
     """No fastmath (NaN/inf may occur); every kernel, parallel ones too, is disk-cached (STYLE 6, 7)."""
     opts = kernel.targetoptions
     assert not opts.get("fastmath"), "fastmath is not allowed in shallowml kernels"

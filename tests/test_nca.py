@@ -261,10 +261,8 @@ def test_warm_start_honours_a_new_n_components():
     X, y = load_iris(return_X_y=True)
     est = NCA(n_components=2, warm_start=True, max_iter=20).fit(X, y)
     assert est.set_params(n_components=3).fit(X, y).components_.shape == (3, 4)
-    # the same n_components (or None with the full shape) warm-starts from the previous map
-    L = est.components_.copy()
-    seen = []
-    est.set_params(max_iter=1, callback=lambda L, n: seen.append(L.copy()))
+    # a refit with the same n_components takes the warm-start path and keeps the shape
+    est.set_params(max_iter=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)

@@ -30,3 +30,20 @@ def input_kind(estimator_class):
     return getattr(estimator_class, "_input_kind", None) or (
         "unsupervised" if estimator_class.__name__ == "Covariance" else "classes"
     )
+
+
+def sample_form(estimator_class):
+    """An instance fitted on samples ``(X, y)``: a pair learner's supervised counterpart
+    (its ``_common_check_instance()``, e.g. ``ITML_Supervised`` for ``ITML``), else a
+    default instance of the class itself.
+
+    Examples
+    --------
+    >>> from shallowml import ITML
+    >>> from shallowml.utils.discovery import sample_form
+    >>> type(sample_form(ITML)).__name__
+    'ITML_Supervised'
+    """
+    est = estimator_class()
+    hook = getattr(est, "_common_check_instance", None)
+    return hook() if hook is not None else est

@@ -1,8 +1,9 @@
 """Compile (or load from the disk cache) the numba kernels before timing or serving fits.
 
 Every kernel is cached on disk, so a machine compiles each one once
-(``python -m shallowml --compile``, about a minute on 2 cores); afterwards a
-process loads them in well under a second. :func:`kernel_cache_stats` tells
+(``python -m shallowml --compile``: 34 s on 2 cores, see
+``docs/benchmark_results/cold_warm.json``); afterwards a process loads them
+in a fraction of a second. :func:`kernel_cache_stats` tells
 which kernels a process loaded and which it compiled.
 """
 
@@ -65,13 +66,11 @@ def compile_all(verbose=True):
     Returns ``{estimator name: seconds}``; the cache then holds every kernel
     the estimators run on float64 data.
     """
-    from .discovery import all_estimators
+    from .discovery import all_estimators, sample_form
 
     times = {}
-    for name, cls in all_estimators():
-        est = cls()
-        hook = getattr(est, "_common_check_instance", None)
-        est = hook() if hook is not None else est
+    for _, cls in all_estimators():
+        est = sample_form(cls)
         if type(est).__name__ in times:
             continue
         times[type(est).__name__] = seconds = warm_up(est)
