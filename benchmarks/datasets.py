@@ -26,13 +26,17 @@ UCI = (
 
 
 def data_folder(folder=None):
-    """Resolve the UCI folder: argument, $SHALLOWML_DATA, or ../shared/uci; None if absent."""
-    candidates = [folder, os.environ.get("SHALLOWML_DATA")]
-    candidates.append(Path(__file__).resolve().parent.parent.parent / "shared" / "uci")
-    for c in candidates:
-        if c and Path(c).is_dir() and any(Path(c).glob("*.csv.gz")):
-            return Path(c).resolve()
-    return None
+    """The UCI folder: ``folder``, else ``$SHALLOWML_DATA`` when set, else ../shared/uci.
+
+    Returns None when that folder holds no ``*.csv.gz``. A given folder or a
+    set ``$SHALLOWML_DATA`` is never silently replaced by the default, so a
+    typo in either is reported, not hidden.
+    """
+    if not folder:
+        default = Path(__file__).resolve().parent.parent.parent / "shared" / "uci"
+        folder = os.environ.get("SHALLOWML_DATA") or default
+    path = Path(folder)
+    return path.resolve() if path.is_dir() and any(path.glob("*.csv.gz")) else None
 
 
 def _read_csv_gz(path):

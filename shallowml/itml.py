@@ -227,7 +227,7 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         prior = _resolve_prior(self.prior, pairs.shape[2], check_random_state(self.random_state))
         fitted = _itml_solve(
             pairs[:, 0, :] - pairs[:, 1, :], y, self.gamma, prior, self.bounds, self.max_iter,
-            self.tol, pairs.reshape(-1, pairs.shape[2]), self.verbose,
+            self.tol, pairs.reshape(-1, pairs.shape[2]), self.verbose, type(self).__name__,
         )
         _finish(self, *fitted)
         self.calibrate_threshold(pairs, y, strategy="accuracy")
@@ -324,7 +324,8 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         sign = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
         _check_bounds_order(self.bounds)
         prior = _resolve_prior(self.prior, X.shape[1], rng)  # drawn after the pairs
-        fitted = _itml_solve(V, sign, self.gamma, prior, self.bounds, self.max_iter, self.tol, X, self.verbose)
+        fitted = _itml_solve(V, sign, self.gamma, prior, self.bounds, self.max_iter, self.tol, X,
+                             self.verbose, type(self).__name__)
         _finish(self, *fitted)
         return self
 

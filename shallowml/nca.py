@@ -12,10 +12,11 @@ from sklearn.utils import check_random_state
 from ._losses.nca import default_block_rows, nca_loss_grad
 from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
+from ._solvers.progress import ProgressTable
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components, resolve_init, resolve_n_components
-from .utils.validation import encode_class_labels
+from .utils.validation import encode_class_labels, warn_unused_parameters
 
 
 class NCA(MahalanobisMixin, BaseEstimator):
@@ -79,9 +80,11 @@ class NCA(MahalanobisMixin, BaseEstimator):
         batch} p_i``, an unbiased estimate of the full gradient divided by
         ``n``. Each step costs ``O(batch_size * n_samples * n_components)``,
         so many cheap steps replace few expensive ones for large ``n``.
-    learning_rate : float, default=0.01
-        Adam step size (stochastic mode only), in the units of
-        ``components_``: standardise the features first.
+    learning_rate : float, default=None
+        Adam step size of the stochastic mode (``batch_size`` set), in the
+        units of ``components_`` (standardise the features first); None
+        means 0.01. Full-batch L-BFGS has no step size: a value given without
+        ``batch_size`` is ignored with a ``UserWarning``.
 
     Attributes
     ----------
@@ -135,7 +138,7 @@ class NCA(MahalanobisMixin, BaseEstimator):
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), None],
     }
 
     def __init__(
@@ -150,7 +153,7 @@ class NCA(MahalanobisMixin, BaseEstimator):
         verbose=0,
         random_state=None,
         batch_size=None,
-        learning_rate=0.01,
+        learning_rate=None,
     ):
         self.n_components = n_components
         self.init = init
@@ -204,17 +207,15 @@ class NCA(MahalanobisMixin, BaseEstimator):
             self.n_iter_ = 0
             self.objective_ = -nca_loss_grad(L0.ravel(), X, y_codes)[0]
             return self
-        t_start = time.perf_counter()
         if self.batch_size is None:
+            warn_unused_parameters(self, {"learning_rate": "without batch_size (full-batch L-BFGS has "
+                                                           "no step size; set batch_size for Adam)"})
             result = self._fit_lbfgs(X, y_codes, L0)
-            self.objective_ = -result.fun
         else:
             result = self._fit_minibatch(X, y_codes, L0)
-            self.objective_ = -result.fun
+        self.objective_ = -result.fun
         self.components_ = result.x.reshape(-1, n_features)
         self.n_iter_ = result.n_iter
-        if self.verbose:
-            print(f"[{type(self).__name__}] Training took {time.perf_counter() - t_start:8.2f}s.")
         result.warn_if_not_converged(type(self).__name__)
         return self
 
@@ -270,24 +271,17 @@ class NCA(MahalanobisMixin, BaseEstimator):
         name = type(self).__name__
         tol = float(self.tol)
         last = {"x": None, "f": None, "prev": None, "n_iter": 0}
-        verbose = self.verbose
-        if verbose:
-            header = "{:>10} {:>20} {:>10}".format("Iteration", "Objective Value", "Time(s)")
-            print(f"[{name}]\n[{name}] {header}\n[{name}] {'-' * len(header)}")
+        # scikit-learn's table: one row per function evaluation, numbered by iteration
+        table = ProgressTable(name, [("Iteration", 10, "d"), ("Objective Value", 20, ".6e")],
+                              enabled=self.verbose)
+        table.start()
 
         def fun(x):
-            t0 = time.perf_counter()
             loss, grad = nca_loss_grad(x, X, y_codes, block_rows=block_rows)
             last["x"], last["f"] = x.copy(), loss
             if last["prev"] is None:  # the first evaluation is at the starting point
                 last["prev"] = loss
-            if verbose:
-                print(
-                    "[{}] {:>10} {:>20.6e} {:>10.2f}".format(
-                        name, last["n_iter"] + 1, -loss, time.perf_counter() - t0
-                    )
-                )
-                sys.stdout.flush()
+            table.row(last["n_iter"] + 1, -loss)
             return loss, grad
 
         def callback(x, n_iter):
@@ -303,7 +297,9 @@ class NCA(MahalanobisMixin, BaseEstimator):
             if f_old is not None and f_old - f_new <= tol * max(abs(f_old), abs(f_new), 1.0):
                 raise StopIteration
 
-        return minimize_lbfgs(fun, np.ravel(L0), max_iter=self.max_iter, tol=tol, callback=callback)
+        result = minimize_lbfgs(fun, np.ravel(L0), max_iter=self.max_iter, tol=tol, callback=callback)
+        table.finish()
+        return result
 
     def _fit_minibatch(self, X, y_codes, L0):
         n = X.shape[0]
@@ -320,7 +316,8 @@ class NCA(MahalanobisMixin, BaseEstimator):
 
         result = minimize_adam(
             fun, np.ravel(L0), n, random_state=self.random_state_, batch_size=batch_size,
-            max_iter=self.max_iter, learning_rate=self.learning_rate, tol=self.tol,
+            max_iter=self.max_iter, tol=self.tol,
+            learning_rate=0.01 if self.learning_rate is None else self.learning_rate,
             verbose=self.verbose, name=type(self).__name__,
         )
         if self.callback is not None:

@@ -35,13 +35,19 @@ from .constraints import count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
-from .utils.validation import check_pair_labels, check_pairs, data_spread, encode_class_labels
+from .utils.validation import (
+    check_pair_labels,
+    check_pairs,
+    data_spread,
+    encode_class_labels,
+    warn_unused_parameters,
+)
 
 _PAIR_LOSSES = ("contrastive", "koch")
 
 _COMMON_CONSTRAINTS = {
     "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
-    "margin": [Interval(numbers.Real, 0, None, closed="neither")],
+    "margin": [Interval(numbers.Real, 0, None, closed="neither"), None],
     "init": [StrOptions(set(INIT_OPTIONS)), np.ndarray],
     "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
     "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -83,6 +89,17 @@ def _split(n_items, fraction, rng, what):
 class _LinearSiameseBase(MahalanobisMixin, BaseEstimator):
     """Shared training machinery (not public)."""
 
+    def _unused_parameters(self):
+        """Parameters the chosen ``loss`` ignores -> why (see ``warn_unused_parameters``)."""
+        if self.loss == "koch":
+            return {"margin": "with loss='koch' (only the contrastive and triplet losses have a margin)"}
+        return {}
+
+    def _margin(self):
+        """The margin used: ``margin``, or 1.0 when None; warns about ignored parameters."""
+        warn_unused_parameters(self, self._unused_parameters())
+        return 1.0 if self.margin is None else float(self.margin)
+
     def _initial_params(self, A, y_codes, I, J, n_components, rng, scale):
         """Starting parameter vector on the points ``A`` rescaled by ``1 / scale``.
 
@@ -123,7 +140,7 @@ class _LinearSiameseBase(MahalanobisMixin, BaseEstimator):
 
     def _train_pairs(self, A, I, J, yp, x0, n_components, *, rng, state, max_iter, early_stopping):
         """Adam on the pairs ``(A[I], A[J])``; returns the SolverResult."""
-        margin = self.margin
+        margin = self._margin()
         if early_stopping:
             tr, va = _split(I.size, self.validation_fraction, rng, "pairs")
             fun = _pair_objective(self.loss, A, I[tr], J[tr], yp[tr], n_components, margin)
@@ -177,8 +194,10 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     n_components : int, default=None
         Output dimension; default ``n_features``.
     loss : {'contrastive', 'koch'}, default='contrastive'
-    margin : float, default=1.0
-        Margin of the contrastive loss (in rescaled units).
+    margin : float, default=None
+        Margin of the contrastive loss (in rescaled units); None means 1.0.
+        ``loss='koch'`` has no margin: a value given with it is ignored with
+        a ``UserWarning``.
     init : {'auto', 'pca', 'identity', 'random'} or ndarray, default='auto'
         Initial ``L`` (see :func:`shallowml.utils.init.initial_components`),
         computed on the rescaled pair points; 'auto' is 'pca' when
@@ -259,7 +278,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
 
     _parameter_constraints = {**_COMMON_CONSTRAINTS, "loss": [StrOptions(set(_PAIR_LOSSES))]}
 
-    def __init__(self, n_components=None, *, loss="contrastive", margin=1.0, init="auto",
+    def __init__(self, n_components=None, *, loss="contrastive", margin=None, init="auto",
                  learning_rate=0.01, batch_size=64, max_iter=100, tol=1e-4, n_iter_no_change=10,
                  early_stopping=False, validation_fraction=0.1, verbose=0, random_state=None):
         self.n_components = n_components
@@ -290,9 +309,11 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
 
     @staticmethod
     def _pair_scale(A, I, J):
-        diff = A[I] - A[J]
-        scale = float(np.sqrt(np.mean(np.einsum("ij,ij->i", diff, diff))))
-        if scale == 0.0 or not np.isfinite(scale):
+        # computed on A / m so that neither 1e300 nor subnormal data over- or underflow
+        _, m = data_spread(A)
+        diff = A[I] / m - A[J] / m
+        scale = m * float(np.sqrt(np.mean(np.einsum("ij,ij->i", diff, diff))))
+        if scale == 0.0:
             raise ValueError(
                 "Every pair consists of two identical points; no metric can be learned."
             )
@@ -419,13 +440,20 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
     n_components : int, default=None
         Output dimension; default ``n_features``.
     loss : {'contrastive', 'koch', 'triplet'}, default='contrastive'
-    margin : float, default=1.0
-        Margin of the contrastive and triplet losses (rescaled units).
-    mining : {'batch_hard', 'semi_hard', 'all'}, default='batch_hard'
-        Triplet selection inside a batch (``loss='triplet'`` only).
+    margin : float, default=None
+        Margin of the contrastive and triplet losses (rescaled units); None
+        means 1.0.
+    mining : {'batch_hard', 'semi_hard', 'all'}, default=None
+        Triplet selection inside a batch; None means 'batch_hard'.
     n_pairs : int, default=None
         Number of sampled pairs for the pair losses (half similar, half
-        dissimilar); default ``10 * n_samples`` or as many as exist.
+        dissimilar); None means ``10 * n_samples`` or as many as exist.
+
+    Each loss uses only some of ``margin``, ``mining`` and ``n_pairs``
+    (``margin``: contrastive and triplet; ``mining``: triplet; ``n_pairs``:
+    contrastive and Koch). A value given for a parameter the chosen loss does
+    not use is ignored with a ``UserWarning`` (so a grid over ``loss`` still
+    runs), never silently.
     init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray, default='auto'
         Initial ``L`` (see :func:`shallowml.utils.init.initial_components`),
         computed on the rescaled samples. An array of shape
@@ -476,11 +504,11 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
     _parameter_constraints = {
         **_COMMON_CONSTRAINTS,
         "loss": [StrOptions({*_PAIR_LOSSES, "triplet"})],
-        "mining": [StrOptions(set(MINING_OPTIONS))],
+        "mining": [StrOptions(set(MINING_OPTIONS)), None],
         "n_pairs": [Interval(numbers.Integral, 2, None, closed="left"), None],
     }
 
-    def __init__(self, n_components=None, *, loss="contrastive", margin=1.0, mining="batch_hard",
+    def __init__(self, n_components=None, *, loss="contrastive", margin=None, mining=None,
                  n_pairs=None, init="auto", learning_rate=0.01, batch_size=64, max_iter=100,
                  tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
                  verbose=0, random_state=None):
@@ -500,6 +528,14 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         self.verbose = verbose
         self.random_state = random_state
 
+    def _unused_parameters(self):
+        unused = super()._unused_parameters()
+        if self.loss == "triplet":
+            unused["n_pairs"] = "with loss='triplet' (it trains on batches of samples, not on pairs)"
+        else:
+            unused["mining"] = f"with loss={self.loss!r} (only loss='triplet' mines triplets)"
+        return unused
+
     def _sample_pairs(self, y_codes, rng, *, strict):
         avail_pos, avail_neg = count_pairs(y_codes)
         if self.n_pairs is None or not strict:
@@ -515,7 +551,8 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         return ind[:, 0], ind[:, 1], yp
 
     def _train_triplets(self, Xs, y_codes, x0, n_components, *, rng, state, max_iter, early_stopping):
-        kwargs = dict(n_components=n_components, margin=self.margin, mining=self.mining)
+        mining = "batch_hard" if self.mining is None else self.mining
+        kwargs = dict(n_components=n_components, margin=self._margin(), mining=mining)
 
         def objective(Xp, yp):
             return lambda x, idx: triplet_loss_grad(x, Xp[idx], yp[idx], **kwargs)

@@ -1,28 +1,22 @@
 """Shared fixtures: data folder lookup, one JIT warm-up per session, iris pairs."""
 
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository root
+    sys.path.insert(0, str(ROOT))
 
-def uci_folder():
-    """The UCI data folder: $SHALLOWML_DATA, else ../shared/uci beside the repo."""
-    env = os.environ.get("SHALLOWML_DATA")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve().parent.parent
-    candidates += [here.parent / "shared" / "uci", here / ".." / ".." / "shared" / "uci"]
-    for path in candidates:
-        if path.is_dir() and any(path.glob("*.csv.gz")):
-            return path.resolve()
-    return None
+from benchmarks.datasets import data_folder  # noqa: E402  (the one folder lookup)
 
 
 @pytest.fixture(scope="session")
 def uci():
     """Path to the UCI folder, or skip with a message saying how to provide it."""
-    path = uci_folder()
+    path = data_folder()
     if path is None:
         pytest.skip("UCI data folder not found: set SHALLOWML_DATA to the folder with *.csv.gz files")
     return path

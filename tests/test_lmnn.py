@@ -222,7 +222,7 @@ def test_warm_start_callback_verbose(capsys):
     est.fit(X, y)
     assert calls and calls[0] == ((3, 3), 1) and len(calls) == est.n_iter_
     out = capsys.readouterr().out
-    assert "objective" in out and "active" in out
+    assert "Objective Value" in out and "Active Triplets" in out
     first = est.objective_
     est.set_params(warm_start=True, callback=None, verbose=0)
     with warnings.catch_warnings():

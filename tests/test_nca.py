@@ -212,6 +212,67 @@ def test_init_auto_rule_and_n_components():
             assert est.fit(X, y).transform(X).shape == (150, 2)
 
 
+def _sklearn_auto_choice(X, y, n_components, capsys):
+    """The init scikit-learn's NCA picks for 'auto', read from its verbose output."""
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning; LDA's collinearity warning
+        NeighborhoodComponentsAnalysis(n_components=n_components, max_iter=1, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    if "Finding most discriminative components" in out:
+        return "lda"
+    return "pca" if "Finding principal components" in out else "identity"
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features, n_classes, n_components, expected",
+    [
+        (30, 4, 3, 2, "lda"),  # n_components == n_classes - 1 (the '<=' boundary)
+        (30, 4, 3, 3, "pca"),  # one above it, still below n_features
+        (30, 4, 3, 4, "identity"),  # n_components == n_features
+        (30, 4, 3, None, "identity"),  # None means n_features
+        (30, 4, 8, 4, "lda"),  # many classes: 'lda' up to n_features
+        (6, 10, 3, 5, "pca"),  # wide data: n_components < n_samples < n_features
+        (6, 10, 3, 6, "identity"),  # n_components == n_samples: the 'pca' bound is min(n_features, n_samples)
+    ],
+)
+def test_init_auto_picks_the_rule_branch(n_samples, n_features, n_classes, n_components, expected, capsys):
+    # scikit-learn's rule for 'auto': 'lda' if n_components <= min(n_features,
+    # n_classes - 1), else 'pca' if n_components < min(n_features, n_samples),
+    # else 'identity'. `expected` is that rule by hand; scikit-learn itself
+    # confirms it. NCA(init='auto') must start where NCA(init=expected) does:
+    # with max_iter=1 the fits are deterministic, so the same start gives
+    # identical components_ and another start different ones.
+    from shallowml.utils.init import resolve_init
+
+    rng = np.random.RandomState(0)
+    y = np.arange(n_samples) % n_classes
+    X = rng.randn(n_samples, n_features) + 0.5 * rng.randn(n_classes, n_features)[y]
+    assert _sklearn_auto_choice(X, y, n_components, capsys) == expected
+    k = n_features if n_components is None else n_components
+    assert resolve_init("auto", k, X, y) == expected
+
+    def fit(init):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = NCA(n_components=n_components, init=init, max_iter=1, random_state=0)
+            return est.fit(X, y).components_
+
+    valid = {"identity": True, "pca": k <= min(n_samples, n_features), "lda": k <= min(n_features, n_classes - 1)}
+    # the named starts are what their names say, so that fit(expected) identifies
+    # the start of 'auto' even if the names were mixed up everywhere
+    np.testing.assert_array_equal(fit("identity"), fit(np.eye(k, n_features)))
+    if valid["pca"]:
+        np.testing.assert_array_equal(fit("pca"), fit(PCA(k).fit(X).components_))
+    auto = fit("auto")
+    assert auto.shape == (k, n_features)
+    np.testing.assert_array_equal(auto, fit(expected))
+    others = [init for init, ok in valid.items() if ok and init != expected]
+    assert others  # every case has an alternative start to tell apart
+    for init in others:
+        assert not np.allclose(auto, fit(init), atol=1e-3), init
+
+
 def test_random_state_reproducible():
     X, y = load_iris(return_X_y=True)
     kw = dict(init="random", n_components=2, max_iter=5, random_state=3)

@@ -360,7 +360,7 @@ def test_pairs_partial_fit_streaming_and_checks():
         est.partial_fit(pairs[:, :, :3], y)
     with pytest.raises(ValueError, match=re.escape("needs both similar (+1) and dissimilar (-1) pairs")):
         LinearSiamese().fit(pairs[y > 0], y[y > 0])
-    with pytest.raises(ValueError, match="identical points"):
+    with pytest.raises(ValueError, match="identical"):
         LinearSiamese().fit(np.ones((4, 2, 3)), [1, -1, 1, -1])
 
 
@@ -410,7 +410,7 @@ def test_supervised_options(capsys):
     est = LinearSiamese_Supervised(n_components=2, n_pairs=60, max_iter=3, verbose=1, random_state=0)
     est.fit(X, y)
     out = capsys.readouterr().out
-    assert re.search(r"\[LinearSiamese_Supervised\] epoch 3, loss [0-9.e+-]+, time [0-9.]+s", out)
+    assert re.search(r"\[LinearSiamese_Supervised\] +3 +[0-9.e+-]+ +[0-9.]+$", out, flags=re.M)
     assert est.transform(X).shape == (120, 2) and est.n_iter_ == 3
     es = LinearSiamese_Supervised(loss="triplet", early_stopping=True, max_iter=200, random_state=0)
     es.fit(X, y)

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from scipy.linalg import subspace_angles
+from scipy.linalg import eigh, subspace_angles
 from scipy.spatial.distance import mahalanobis
 from sklearn.datasets import load_digits, load_iris, load_wine
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -180,12 +180,134 @@ def test_lfda_embedding_types(bimodal):
     np.testing.assert_allclose(cos[ratio > 1e-8], 1.0, atol=1e-10)
 
 
-def test_lfda_keeps_modes_apart(bimodal):
-    """Local Fisher: 1-NN after LFDA stays accurate on a multimodal class."""
-    X, y = bimodal
-    Z = LFDA(n_components=2).fit(X, y).transform(X)
-    knn = KNeighborsClassifier(1).fit(Z[::2], y[::2])
-    assert knn.score(Z[1::2], y[1::2]) > 0.9
+def _naive_lfda(X, y, k, reg):
+    """LFDA written out densely from Sugiyama (2007), for comparison with the library.
+
+    M. Sugiyama, "Dimensionality reduction of multimodal labeled data by local Fisher
+    discriminant analysis", JMLR 8:1027-1061, 2007: affinity with local scaling
+    (Zelnik-Manor & Perona, 2005) A_ij = exp(-||x_i - x_j||^2 / (sigma_i sigma_j)),
+    weights (eqs. 11-12)
+        W^(lw)_ij = A_ij / n_c                 if y_i = y_j = c, else 0
+        W^(lb)_ij = A_ij (1 / n - 1 / n_c)     if y_i = y_j = c, else 1 / n
+    and S = 1/2 sum_ij W_ij (x_i - x_j)(x_i - x_j)^T, by explicit double loops on the raw
+    features (no Laplacian, no principal subspace, no rescaling).
+
+    Choices of shallowml, mirrored here:
+    - sigma_i is the distance to the k-th nearest neighbour *within x_i's class*, x_i itself
+      excluded, with k reduced to n_c - 1 in classes of n_c <= k samples
+      (``same_class_neighbors``); only same-class A_ij enter the weights. (The library also
+      floors sigma at 1e-12 for duplicates; the data below has none.)
+    - the generalised eigenproblem is S_lb v = lambda (S_lw + reg (S_lw + S_lb)) v
+      (``fisher_directions``: a fraction of the local mixture scatter, not a ridge reg * I;
+      it adds eps * mean eigenvalue * I on top, 1e-16 relative, ignored here), with
+      scipy's normalisation v^T (S_lw + reg (S_lw + S_lb)) v = 1.
+
+    Returns eigenvalues (descending) and eigenvectors (columns) in feature space.
+    """
+    n, d = X.shape
+    _, yc = np.unique(y, return_inverse=True)
+    n_c = np.bincount(yc)
+    sigma = np.empty(n)
+    for i in range(n):
+        others = [np.linalg.norm(X[i] - X[j]) for j in range(n) if yc[j] == yc[i] and j != i]
+        sigma[i] = sorted(others)[min(k, n_c[yc[i]] - 1) - 1]
+    S_lw = np.zeros((d, d))
+    S_lb = np.zeros((d, d))
+    for i in range(n):
+        for j in range(n):
+            diff = X[i] - X[j]
+            outer = np.outer(diff, diff)
+            if yc[i] == yc[j]:
+                A_ij = np.exp(-(diff @ diff) / (sigma[i] * sigma[j]))
+                S_lw += 0.5 * A_ij / n_c[yc[i]] * outer
+                S_lb += 0.5 * A_ij * (1.0 / n - 1.0 / n_c[yc[i]]) * outer
+            else:
+                S_lb += 0.5 / n * outer
+    w, V = eigh(S_lb, S_lw + reg * (S_lw + S_lb))
+    order = np.argsort(w)[::-1]
+    return w[order], V[:, order]
+
+
+@pytest.fixture(scope="module")
+def three_class_multimodal():
+    """46 samples, 5 features on different scales, 3 classes: class 0 bimodal, class 2 has
+    6 samples (fewer than the default k = 7 neighbours, so k is capped at n_c - 1 = 5)."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.standard_normal((12, 5)) + [0, 0, 0, 0, 0],
+                   rng.standard_normal((12, 5)) + [6, 1, 0, 0, 0],
+                   rng.standard_normal((16, 5)) + [3, 2, 1, 0, 0],
+                   rng.standard_normal((6, 5)) + [1, -2, 0, 1, 0]]) * [1, 2, 0.5, 1, 3]
+    y = np.repeat([0, 0, 1, 2], [12, 12, 16, 6])
+    return X, y
+
+
+@pytest.mark.parametrize("embedding_type", ["weighted", "plain", "orthonormalized"])
+@pytest.mark.parametrize("k, reg, n_components", [(7, 1e-6, None), (3, 0.0, 2), (1, 0.5, 3)])
+def test_lfda_matches_naive_sugiyama(three_class_multimodal, embedding_type, k, reg, n_components):
+    X, y = three_class_multimodal
+    w, V = _naive_lfda(X, y, k, reg)
+    r = n_components or X.shape[1]
+    # well posed: the compared eigenvalues are positive and distinct, so each eigenvector is
+    # defined up to sign and the rows below up to sign only
+    assert w[r - 1] > 0.1 and np.all(-np.diff(w[: r + 1]) > 1e-2 * w[0])
+    if embedding_type == "plain":  # raw generalised eigenvectors
+        ref = V[:, :r].T
+    elif embedding_type == "weighted":  # eigenvectors times sqrt(eigenvalue)
+        ref = (V[:, :r] * np.sqrt(w[:r])).T
+    else:  # Gram-Schmidt of the eigenvectors, in order: orthonormal rows spanning the top r
+        ref = np.linalg.qr(V[:, :r])[0].T
+    L = LFDA(n_components, k=k, embedding_type=embedding_type, reg=reg).fit(X, y).components_
+    assert L.shape == (r, X.shape[1])
+    # sign-free comparison row by row (l_i l_i^T), which also fixes the order and the scale
+    # of each row; M = L^T L is their sum
+    outer = lambda R: np.einsum("ri,rj->rij", R, R)
+    scale = np.abs(outer(ref)).max()
+    np.testing.assert_allclose(outer(L), outer(ref), rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(L.T @ L, ref.T @ ref, rtol=0, atol=1e-9 * scale)
+
+
+def _group_separation(Z, groups):
+    """Distance between the means of each pair of groups, in units of the pooled RMS radius
+    of the groups (the root mean squared distance of a sample to its group mean). Invariant
+    to the scale of Z, defined in any dimension."""
+    labels = np.unique(groups)
+    means = np.array([Z[groups == g].mean(axis=0) for g in labels])
+    radius = np.sqrt(np.mean([np.sum((Z[groups == g] - m) ** 2, axis=1).mean() for g, m in zip(labels, means)]))
+    return {(a, b): np.linalg.norm(means[a] - means[b]) / radius
+            for a in range(labels.size) for b in range(a + 1, labels.size)}
+
+
+def test_lfda_1d_keeps_modes_apart_where_lda_merges_them():
+    """Feature 0 is the only direction that separates everything: class 0 has modes at -6
+    and +6, class 1 sits at 0 (sd 1 each). Class means differ only along feature 1 (by 1.5
+    sd), so LDA picks feature 1 and collapses the two modes of class 0; features 2-4 are
+    noise (sd 4). LFDA's local within-class scatter gives cross-mode pairs a near-zero
+    affinity, so its 1-D embedding is close to feature 0."""
+    rng = np.random.RandomState(0)
+    n = 40
+    X = np.vstack([np.c_[rng.normal(-6, 1, n), rng.normal(0, 1, n)],
+                   np.c_[rng.normal(6, 1, n), rng.normal(0, 1, n)],
+                   np.c_[rng.normal(0, 1, 2 * n), rng.normal(1.5, 1, 2 * n)]])
+    X = np.c_[X, rng.normal(0, 4, (4 * n, 3))]
+    y = np.repeat([0, 0, 1, 1], n)
+    group = np.repeat([0, 1, 2, 2], n)  # mode a of class 0, mode b of class 0, class 1
+    train = np.arange(4 * n) % 2 == 0
+    test = ~train
+    min_sep = 4.0  # group means >= 4 pooled RMS radii apart, on held-out samples
+
+    Z = LFDA(n_components=1).fit(X[train], y[train]).transform(X[test])
+    sep = _group_separation(Z, group[test])
+    assert min(sep.values()) >= min_sep, sep  # measured 4.9 (class 1 vs mode a), 10.1 between the modes
+
+    # the threshold discriminates (measured on this data):
+    # LDA's 1-D map merges the modes (0.16 radii apart)
+    Z_lda = LDA(n_components=1).fit(X[train], y[train]).transform(X[test])
+    assert _group_separation(Z_lda, group[test])[0, 1] < 1.0
+    # Euclidean (the identity, 5-D): min 0.90; random 1-D projections: median 0.73, max 2.8
+    # over the 20 draws below (0.4 % of 1000 other draws reach 4: those nearly along feature 0)
+    assert min(_group_separation(X[test], group[test]).values()) < min_sep
+    proj = np.random.RandomState(1).standard_normal((20, 5, 1))
+    assert np.median([min(_group_separation(X[test] @ P, group[test]).values()) for P in proj]) < 1.0
 
 
 def test_lfda_scale_invariant_metric_in_subspace(wine):
@@ -239,23 +361,68 @@ def test_n_components_capped_by_rank_pads_zero_rows():
 
 
 # ------------------------------------------------------------- real data bands
-# 3-NN test error on digits, stratified 70/30 split (random_state=0); Euclidean
-# 3-NN gives 0.015. Covariance whitening amplifies the noise of near-constant
-# border pixels, hence its wider band.
-DIGITS_BANDS = {"Covariance": 0.06, "LDA": 0.05, "LFDA": 0.03, "RCA": 0.04}
+# 3-NN test error on scikit-learn's digits (raw pixels 0..16), stratified 70/30 split
+# (random_state=0, 540 test images), measured against the Euclidean 3-NN error on the same
+# split, computed in the test: 8/540 = 0.0148 (standardising the pixels first makes
+# Euclidean worse, 11/540, so raw pixels are the baseline to beat). No published figure
+# for these learners on this split is used: the bands come from the measurements below.
+# Measured errors (this split): LFDA 8/540, RCA 14, LDA 19, Covariance 27. Over five other
+# splits (random_state 1-5) LFDA was -2..+4 test images from Euclidean (7-13 vs 7-11), and
+# RCA, LDA and Covariance were always worse, by 1.7-1.9x, 1.7-2.7x and 3.2-4.3x.
+# - LFDA (64-D weighted embedding) is expected to be about as good as Euclidean, not better:
+#   its band is the Euclidean error plus 3 test images (about one binomial standard error,
+#   sqrt(8) ~ 3).
+# - Covariance, LDA and RCA are WORSE than Euclidean on digits, and this is expected, not a
+#   bug: Covariance (unsupervised) whitening gives the low-variance directions (noise around
+#   the strokes) as much weight as the stroke shapes; LDA keeps only n_classes - 1 = 9 of
+#   the 64 directions (scikit-learn's LinearDiscriminantAnalysis + 3-NN makes the same 19
+#   errors, so this is LDA, not this implementation); RCA whitens the pooled
+#   within-class covariance, which can also boost directions with little within-class but
+#   also little between-class spread. Their bands are ceilings relative to Euclidean (measured
+#   ratio plus at least 2 test images), regression guards, not claims of improvement; the
+#   strict xfail below states that they do not reach Euclidean.
+DIGITS_MARGIN = 3  # test images, LFDA
+DIGITS_RATIO = {"Covariance": 4.0, "LDA": 3.0, "RCA": 2.0}  # measured 3.4x, 2.4x, 1.75x
+NOT_BETTER_THAN_EUCLIDEAN = ("Covariance", "LDA", "RCA")
+
+
+@pytest.fixture(scope="module")
+def digits_3nn_errors():
+    """Number of misclassified test images: Euclidean 3-NN and 3-NN after each metric."""
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    errors = {"Euclidean": int(np.sum(KNeighborsClassifier(3).fit(Xtr, ytr).predict(Xte) != yte))}
+    components = {}
+    for cls in WHITENING:
+        pipe = make_pipeline(cls(), KNeighborsClassifier(3)).fit(Xtr, ytr)
+        errors[cls.__name__] = int(np.sum(pipe.predict(Xte) != yte))
+        components[cls.__name__] = pipe[0].components_
+    return errors, components, yte.size
 
 
 @pytest.mark.slow
-def test_digits_constant_pixels_finite_and_accurate():
-    X, y = load_digits(return_X_y=True)
-    assert (X.std(axis=0) == 0).sum() > 0  # constant pixels present
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    for cls in WHITENING:
-        pipe = make_pipeline(cls(), KNeighborsClassifier(3)).fit(Xtr, ytr)
-        L = pipe[0].components_
-        assert np.isrealobj(L) and np.all(np.isfinite(L)), cls.__name__
-        err = 1.0 - pipe.score(Xte, yte)
-        assert err < DIGITS_BANDS[cls.__name__], f"{cls.__name__}: 3-NN error {err:.3f}"
+def test_digits_constant_pixels_finite_and_within_band_of_euclidean(digits_3nn_errors):
+    errors, components, n_test = digits_3nn_errors
+    assert (load_digits().data.std(axis=0) == 0).sum() > 0  # constant pixels present
+    base = errors["Euclidean"]
+    assert 0 < base <= 0.03 * n_test, f"Euclidean 3-NN makes {base} errors"  # the split is as documented
+    for name, L in components.items():
+        assert np.isrealobj(L) and np.all(np.isfinite(L)), name
+    assert errors["LFDA"] <= base + DIGITS_MARGIN, errors
+    for name, ratio in DIGITS_RATIO.items():
+        assert errors[name] <= ratio * base, f"{name}: {errors[name]} errors vs Euclidean {base}: {errors}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(name, marks=pytest.mark.xfail(
+        strict=True, reason="known: worse than Euclidean 3-NN on raw digits (see DIGITS_RATIO)"))
+     if name in NOT_BETTER_THAN_EUCLIDEAN else name for name in ("Covariance", "LDA", "LFDA", "RCA")],
+)
+def test_digits_at_least_as_good_as_euclidean(digits_3nn_errors, name):
+    errors, _, _ = digits_3nn_errors
+    assert errors[name] <= errors["Euclidean"] + DIGITS_MARGIN, errors
 
 
 def test_wine_knn_improves_over_euclidean(wine):

@@ -6,11 +6,11 @@ from an explicit ``RandomState``; the optimiser state can be kept between
 calls (``partial_fit``).
 """
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .progress import ProgressTable
 from .result import SolverResult
 
 
@@ -83,7 +83,8 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
         A batch loss above ``divergence_factor * max(first_loss, 1)`` counts
         as divergence (losses here are on unit-free, rescaled data).
     verbose : int, default=0
-        Print epoch, loss and elapsed time when > 0.
+        When > 0, print a row per epoch (training loss, validation loss, time;
+        ``ProgressTable``) and the training time.
     name : str
         Prefix of the verbose lines.
 
@@ -109,7 +110,11 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
     reference = None
     converged = False
     message = f"reached max_iter={max_iter} epochs"
-    start_time = time.perf_counter()
+    columns = [("Epoch", 10, "d"), ("Training Loss", 20, ".6e")]
+    if val_fun is not None:
+        columns.append(("Validation Loss", 20, ".6e"))
+    table = ProgressTable(name, columns, enabled=verbose)
+    table.start()
     epoch = 0
     for epoch in range(1, max_iter + 1):
         order = rng.permutation(n_items)
@@ -145,12 +150,7 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
                 raise _diverged(learning_rate, epoch, "the validation loss is NaN or infinite")
             monitored = val_loss
         history.append(monitored)
-        if verbose:
-            extra = "" if val_loss is None else f", validation loss {val_loss:.6g}"
-            print(
-                f"[{name}] epoch {epoch}, loss {train_loss:.6g}{extra}, "
-                f"time {time.perf_counter() - start_time:.2f}s"
-            )
+        table.row(epoch, train_loss, *(() if val_loss is None else (val_loss,)))
         if monitored < best - tol:
             stall = 0
         else:
@@ -167,6 +167,7 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
             break
     if val_fun is not None:
         x = best_x
+    table.finish()
     return SolverResult(
         x=x, fun=float(best if val_fun is not None else history[-1] if history else np.nan),
         n_iter=epoch, converged=converged, message=message, history=history,

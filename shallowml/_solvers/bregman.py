@@ -16,6 +16,7 @@ import numpy as np
 from scipy import linalg
 
 from .._kernels.itml import itml_sweep
+from .progress import ProgressTable
 from .result import SolverResult
 
 __all__ = ["itml_solve"]
@@ -83,7 +84,7 @@ def _screen(Vs, sign, xi, lam, A):
     return np.flatnonzero(visit).astype(np.int64), n_new
 
 
-def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
+def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, name="ITML"):
     """ITML in the rescaled problem; the metric is ``A / f``."""
     V = np.asarray(V, dtype=np.float64)
     sign = np.asarray(sign, dtype=np.float64)
@@ -119,6 +120,9 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
     # solver stops when a sweep changed the duals by less than tol and no
     # skipped constraint is violated, i.e. when a full sweep would stop too.
     order, _ = _screen(Vs, sign, xi, lam, A)
+    table = ProgressTable(name, [("Sweep", 10, "d"), ("Dual Change", 14, ".3e"),
+                                 ("Projections", 12, "d"), ("Visited", 10, "d")], enabled=verbose)
+    table.start()
     lam_old = np.empty_like(lam)
     history = []
     converged = False
@@ -133,12 +137,11 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose):
         history.append(conv)
         n_visited = order.size
         order, n_new = _screen(Vs, sign, xi, lam, A)
-        if verbose:
-            print(f"[ITML] sweep {n_iter}: relative dual change {conv:.3e}, {n_updates} projections "
-                  f"({n_visited} of {lam.size} constraints visited)")
+        table.row(n_iter, conv, n_updates, n_visited)
         if (conv < tol or n_updates == 0) and n_new == 0:
             converged = True
             break
+    table.finish()
     if not np.all(np.isfinite(A)):
         raise ValueError("ITML diverged (non-finite metric); check the bounds and the data scale.")
     message = "converged" if converged else f"relative dual change {conv:.3g} > tol={tol}"

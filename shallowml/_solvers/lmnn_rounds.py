@@ -14,7 +14,6 @@ K. Q. Weinberger and L. K. Saul, "Distance Metric Learning for Large Margin
 Nearest Neighbor Classification", JMLR 10:207-244, 2009.
 """
 
-import time
 import warnings
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from .._kernels.lmnn import rows_contained
 from .._losses.lmnn import find_impostors, lmnn_evaluate, margin_radius
 from .lbfgs import minimize_lbfgs
+from .progress import ProgressTable
 from .result import SolverResult
 
 __all__ = ["lmnn_active_set"]
@@ -91,13 +91,13 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     n_components = L.shape[0]
     mu = float(push_weight)
     budget = int(max_impostors)
-    t0 = time.perf_counter()
     state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
              "trace": [], "stalled": False}
     history = []
 
-    if verbose:
-        print(f"[{name}] {'iter':>6} {'objective':>14} {'active':>10} {'step':>10} {'time(s)':>8}")
+    table = ProgressTable(name, [("Iteration", 10, "d"), ("Objective Value", 20, ".6e"),
+                                 ("Active Triplets", 16, "d"), ("Step", 12, ".3e")], enabled=verbose)
+    table.start()
 
     def search(L):
         Z = X @ L.T
@@ -118,10 +118,7 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     def on_iter(x, it_round):
         state["iter"] += 1
         loss = state["loss"] if np.array_equal(x, state["x"]) else float("nan")
-        if verbose:
-            step = float(np.linalg.norm(x - state["prev"]))
-            print(f"[{name}] {state['iter']:>6d} {loss:>14.6g} {state['active']:>10d} "
-                  f"{step:>10.3g} {time.perf_counter() - t0:>8.2f}")
+        table.row(state["iter"], loss, state["active"], float(np.linalg.norm(x - state["prev"])))
         state["prev"] = x.copy()
         if callback is not None:
             callback(x, state["iter"])
@@ -182,4 +179,5 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     loss, _, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
     result = SolverResult(x=x, fun=loss, n_iter=state["iter"], converged=converged, message=message,
                           history=history)
+    table.finish()
     return result, active

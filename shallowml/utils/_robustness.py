@@ -127,10 +127,33 @@ def _samples_cases():
     add("strided_X", np.hstack([X, X])[:, ::2], y, FINITE)
     add("one_feature", X[:, :1], y, FINITE)
     add("n_components_too_large", X, y, raises(_TOO_MANY_COMPONENTS), {"n_components": N_FEATURES + 1})
+    add("single_sample", X[:1], y[:1], raises(r"at least 2 classes|minimum of 2 is required"))
+    add("wide_X", np.random.RandomState(2).standard_normal((y.size, 50)) + X[:, :1], y, FINITE)
+    add("rank_one_X", np.outer(X[:, 0], [1.0, -2.0, 0.5, 3.0]), y, FINITE)
+    add("collinear_features", np.hstack([X[:, :3], X[:, :1] + X[:, 1:2]]), y, FINITE)
+    add("near_duplicate_rows", np.vstack([X, X + 1e-13]), np.concatenate([y, y]), FINITE)
+    Xo = X.copy()
+    Xo[0] *= 1e12
+    add("one_huge_outlier", Xo, y, FINITE)
+    add("huge_scale_1e300", X * 1e300, y, FINITE)
+    add("mixed_sign_extremes", X * np.array([1e150, 1e-150, 1.0, -1e100]), y, FINITE)
+    add("complex_X", X.astype(np.complex128), y, raises("Complex data not supported"))
+    add("non_numeric_X", np.where(X > 0, "a", "b"), y, raises("could not convert string to float"))
+    add("bool_X", X > 0, y, FINITE)
+    add("float16", X.astype(np.float16), y, FINITE)
+    add("fortran_X", np.asfortranarray(X), y, FINITE)
+    Xr = X.copy()
+    Xr.flags.writeable = False  # as joblib's memory-mapped inputs inside GridSearchCV
+    add("readonly_X", Xr, y, FINITE)
+    add("list_input", X.tolist(), y.tolist(), FINITE)
+    add("y_column_vector", X, y[:, None], FINITE)
+    add("y_two_columns", X, np.c_[y, y], raises(r"1d array|y should be a 1d array"))
+    add("bool_labels", X, y > 0, FINITE)
     return cases
 
 
-_LABEL_CASES = {"mismatched_lengths", "nan_y", "continuous_y", "single_class", "all_singletons"}
+_LABEL_CASES = {"mismatched_lengths", "nan_y", "continuous_y", "single_class", "all_singletons",
+                "y_two_columns"}
 
 
 # ------------------------------------------------------------------ pair cases
@@ -172,6 +195,13 @@ def _pairs_cases():
     add("float32", P.astype(np.float32), yp, FINITE)
     add("int", np.round(2 * P).astype(np.int64), yp, FINITE)
     add("n_components_too_large", P, yp, raises(_TOO_MANY_COMPONENTS), {"n_components": N_FEATURES + 1})
+    add("huge_scale_1e300", P * 1e300, yp, FINITE)
+    Pr = P.copy()
+    Pr.flags.writeable = False
+    add("readonly_pairs", Pr, yp, FINITE)
+    add("list_pairs", P.tolist(), yp.tolist(), FINITE)
+    add("complex_pairs", P.astype(np.complex128), yp, raises("Complex data not supported"))
+    add("labels_strings", P, np.where(yp > 0, "same", "different"), raises(r"-1 \(dissimilar\) or \+1"))
     return cases
 
 
@@ -182,7 +212,9 @@ def _pairs_cases():
 # constant for one class or only single-sample classes, so it keeps the initial
 # map with a warning, as scikit-learn's and metric-learn's NCA do; NCA and ITML
 # do not rescale X, so subnormal data give finite (tiny-data) metrics; LinearSiamese
-# needs both kinds of pairs for its contrastive loss, ITML does not.
+# needs both kinds of pairs for its contrastive loss, ITML does not. ITML on pairs
+# keeps the data units (its bounds are in squared data units), so pairs near
+# 1e300 whose squared distances overflow get a ValueError saying to rescale.
 OVERRIDES = {
     ("RCA", "single_class"): FINITE,
     ("RCA_Supervised", "single_class"): FINITE,
@@ -191,6 +223,7 @@ OVERRIDES = {
     ("ITML_Supervised", "subnormal_X"): FINITE,
     ("NCA", "all_singletons"): FINITE,
     ("LinearSiamese", "only_similar_pairs"): raises("both similar"),
+    ("ITML", "huge_scale_1e300"): raises("overflow; rescale the data"),
 }
 
 

@@ -37,7 +37,8 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
     ----------
     init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray
         'auto' picks 'lda' when ``n_components <= min(n_features, n_classes - 1)``,
-        else 'pca' when ``n_components < n_features``, else 'identity'.
+        else 'pca' when ``n_components < min(n_features, n_samples)``, else
+        'identity'.
         'identity' uses the first ``n_components`` rows of the identity.
         'random' draws a standard normal matrix. An array is checked and used.
     X : ndarray of shape (n_samples, n_features)

@@ -1,5 +1,7 @@
 """Input checks shared by estimators (data-dependent, run at the top of ``fit``)."""
 
+import warnings
+
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
@@ -168,3 +170,32 @@ def data_spread(X):
             "rescale X, e.g. with StandardScaler."
         )
     return mean, m
+
+
+def warn_unused_parameters(estimator, unused):
+    """Warn about each parameter set to a value that this fit does not use.
+
+    A parameter that only one mode uses (``margin`` of a margin loss,
+    ``learning_rate`` of the stochastic solver, ...) defaults to None, meaning
+    "the mode's default". A value given where the chosen mode ignores it is
+    accepted, so that grids over the mode still run, but with a
+    ``UserWarning`` (as scikit-learn's ``LogisticRegression`` does for
+    ``l1_ratio`` without ``penalty='elasticnet'``): never silently.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+    unused : dict of str to str
+        Parameter name -> the condition under which it is unused and what uses
+        it, e.g. ``"with loss='koch' (only the contrastive and triplet losses
+        have a margin)"``.
+    """
+    for name, why in unused.items():
+        value = getattr(estimator, name)
+        if value is not None:
+            warnings.warn(
+                f"{type(estimator).__name__}: {name}={value!r} has no effect {why}; "
+                f"leave {name}=None.",
+                UserWarning,
+                stacklevel=4,
+            )

@@ -1,0 +1,91 @@
+"""One verbose format for every iterative estimator.
+
+The format is scikit-learn's ``NeighborhoodComponentsAnalysis`` one: lines
+prefixed with ``[EstimatorName]``, a header row and a dashed rule, one
+right-aligned row per iteration (or epoch, or sweep) whose last column is the
+time in seconds since the previous row, and a closing ``Training took``
+line. Long phases outside the iterations (an initialisation, a search)
+print ``[Name] <what>... done in 0.12s``.
+
+Examples
+--------
+>>> from shallowml._solvers.progress import ProgressTable
+>>> table = ProgressTable("NCA", [("Iteration", 10, "d"), ("Objective Value", 20, ".6e")])
+>>> table.start()  # doctest: +ELLIPSIS
+[NCA]
+[NCA]  Iteration      Objective Value    Time(s)
+[NCA] ------------------------------------------
+>>> table.row(1, 12.5)  # doctest: +ELLIPSIS
+[NCA]          1         1.250000e+01       ...
+"""
+
+import sys
+import time
+from contextlib import contextmanager
+
+__all__ = ["ProgressTable"]
+
+
+class ProgressTable:
+    """Print a progress table when ``enabled`` (the estimator's ``verbose``).
+
+    Parameters
+    ----------
+    name : str
+        The prefix, usually ``type(estimator).__name__``.
+    columns : list of (title, width, format_spec)
+        The columns before the time column, e.g. ``("Iteration", 10, "d")``.
+        A value of ``None`` prints as ``-``.
+    enabled : bool, default=True
+        When False every method does nothing (the table costs nothing).
+    """
+
+    def __init__(self, name, columns, *, enabled=True):
+        self.name = name
+        self.columns = list(columns) + [("Time(s)", 10, ".2f")]
+        self.enabled = bool(enabled)
+        self._t_start = self._t_last = time.perf_counter()
+
+    def _print(self, text):
+        print(f"[{self.name}] {text}")
+        sys.stdout.flush()
+
+    def start(self):
+        """Print the header and start the clocks."""
+        self._t_start = self._t_last = time.perf_counter()
+        if not self.enabled:
+            return
+        header = " ".join(f"{title:>{width}}" for title, width, _ in self.columns)
+        print(f"[{self.name}]")
+        self._print(header)
+        self._print("-" * len(header))
+
+    def row(self, *values):
+        """Print one row; the time column is the time since the previous row."""
+        now = time.perf_counter()
+        elapsed, self._t_last = now - self._t_last, now
+        if not self.enabled:
+            return
+        cells = []
+        for value, (_, width, spec) in zip((*values, elapsed), self.columns):
+            text = "-" if value is None else format(value, spec)
+            cells.append(f"{text:>{width}}")
+        self._print(" ".join(cells))
+
+    @contextmanager
+    def phase(self, what):
+        """Context manager printing ``[Name] <what>... done in 0.12s`` around a long step."""
+        t0 = time.perf_counter()
+        if self.enabled:
+            print(f"[{self.name}] {what}... ", end="")
+            sys.stdout.flush()
+        yield
+        if self.enabled:
+            print(f"done in {time.perf_counter() - t0:5.2f}s")
+            sys.stdout.flush()
+        self._t_last = time.perf_counter()
+
+    def finish(self):
+        """Print the closing ``Training took`` line (seconds since :meth:`start`)."""
+        if self.enabled:
+            self._print(f"Training took {time.perf_counter() - self._t_start:8.2f}s.")
