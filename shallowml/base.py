@@ -15,6 +15,9 @@ from .utils._compat import validate_data
 from .utils.validation import check_pairs
 
 
+_NDARRAY, _FLOAT64, _dot = np.ndarray, np.dtype(np.float64), np.dot
+
+
 class MahalanobisDistance:
     """Picklable callable ``d(u, v) = ||L u - L v||`` for one fixed ``L``.
 
@@ -47,15 +50,16 @@ class MahalanobisDistance:
         ``n_features`` entries, as :mod:`scipy.spatial.distance` does.
         """
         # fast path for what scikit-learn and scipy pass: 1-D float64 arrays of the
-        # right length, then one BLAS matrix-vector product (a compiled loop is
-        # no faster at this size: the per-call overhead dominates)
+        # right length (identity tests only: ``dtype == np.float64`` alone costs
+        # more than the distance), then one BLAS matrix-vector product; a
+        # compiled loop is no faster at this size
         L = self.components
         n = L.shape[1]
-        if not (type(u) is np.ndarray and type(v) is np.ndarray and u.dtype == np.float64
-                and v.dtype == np.float64 and u.shape == v.shape == (n,)):
+        if not (type(u) is _NDARRAY and type(v) is _NDARRAY and u.dtype is _FLOAT64
+                and v.dtype is _FLOAT64 and u.shape == v.shape == (n,)):
             u, v = self._checked(u, v, n)
-        z = L @ (u - v)
-        d2 = float(z @ z)
+        z = _dot(L, u - v)
+        d2 = float(_dot(z, z))
         return d2 if squared else math.sqrt(d2)
 
     @staticmethod

@@ -218,8 +218,10 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         Hold out ``validation_fraction`` of the pairs, monitor their loss and
         keep the best parameters.
     validation_fraction : float, default=0.1
+        Fraction of the pairs held out; only used with ``early_stopping=True``
+        (as in scikit-learn's ``SGDClassifier``).
     verbose : int, default=0
-        Print epoch, loss and elapsed time.
+        Print a row per epoch (training loss, time) and the training time.
     random_state : int, RandomState instance or None, default=None
         Initialisation, batch order and validation split.
 
@@ -469,7 +471,11 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         Hold out ``validation_fraction`` of the pairs (pair losses) or of the
         samples (triplet loss) and keep the best parameters.
     validation_fraction : float, default=0.1
+        Fraction held out; only used with ``early_stopping=True`` (as in
+        scikit-learn's ``SGDClassifier``).
     verbose : int, default=0
+        Print a row per epoch (training and validation loss, time) and the
+        training time.
     random_state : int, RandomState instance or None, default=None
         Pair sampling, initialisation, batch order and validation split.
 

@@ -372,3 +372,21 @@ def test_all_zero_init_array_is_refused(name):
     msg = "The init array is all zeros: the fit cannot move from L = 0"
     with pytest.raises(ValueError, match=re.escape(msg)):
         getattr(shallowml, name)(init=np.zeros((X.shape[1], X.shape[1]))).fit(X, y)
+
+
+def test_split_of_standardised_digits_gives_no_scale_warning():
+    """Issue 13 item 11: pixels constant in a training split of digits standardised as a
+    whole were centred to round-off (1e-17) and reported as 'differ in scale by 6e16'."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    assert np.ptp(X_train, axis=0).min() == 0 and np.any(X_train[:, np.ptp(X_train, axis=0) == 0] != 0)
+    for cls in WHITENING:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            L = cls().fit(X_train, y_train).components_
+        assert np.all(np.isfinite(L))
