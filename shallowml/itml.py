@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from ._solvers.bregman import _itml_solve, itml_solve
+from ._solvers.progress import user_callback
 from .base import MahalanobisMixin
 from .constraints import count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
@@ -48,13 +49,25 @@ def _resolve_prior(prior, n_features, rng):
     return prior
 
 
+def _components(A, f):
+    """``L`` with ``L^T L = A / f``: factor the well-scaled ``A``, then rescale (no overflow).
+
+    ``A`` comes from a prior of order one; when the constraints shrink it to
+    almost zero its eigenvalues are round-off around 0, hence an absolute
+    tolerance too.
+    """
+    return components_from_metric(A, atol=1e-12) / np.sqrt(f)
+
+
+def _callback(est):
+    """The solver's form of ``est.callback`` (the solver passes ``(A, f)``)."""
+    return user_callback(est.callback, lambda Af: _components(*Af))
+
+
 def _finish(est, A, f, bounds_used, result):
     est.bounds_ = bounds_used
     est.n_iter_ = result.n_iter
-    # M = A / f: factor the well-scaled A, then rescale L (no overflow of M). A comes
-    # from a prior of order one; when the constraints shrink it to almost zero its
-    # eigenvalues are round-off around 0, hence an absolute tolerance too
-    est.components_ = components_from_metric(A, atol=1e-12) / np.sqrt(f)
+    est.components_ = _components(A, f)
     result.warn_if_not_converged(type(est).__name__)
 
 
@@ -64,6 +77,7 @@ _COMMON_CONSTRAINTS = {
     "bounds": ["array-like", None],
     "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
     "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    "callback": [callable, None],
     "verbose": ["verbose"],
 }
 
@@ -127,8 +141,14 @@ _PARAMS_DOC = """{gamma_doc}
         ``||lambda_old - lambda||_1 / (||lambda||_2 + ||lambda_old||_2)``, is
         below ``tol`` (the criterion of the authors' code) and no constraint
         skipped by the sweep is violated.
+    callback : callable, default=None
+        Called as ``callback(components, n_iter)`` after every sweep, with
+        ``components`` the current ``L`` in the units of ``components_`` (a
+        copy) and ``n_iter`` counted from 1. Returning True stops the fit
+        early and keeps the result so far (no ``ConvergenceWarning``).
     verbose : int or bool, default=False
-        Print the convergence measure after every sweep."""
+        Print a row per sweep (relative dual change, projections, visited
+        constraints, time) and the training time."""
 
 
 class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
@@ -193,13 +213,14 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     _input_kind = "pairs"
     _parameter_constraints = {**_COMMON_CONSTRAINTS, "random_state": ["random_state"]}
 
-    def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3, verbose=False,
-                 random_state=None):
+    def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
+                 callback=None, verbose=False, random_state=None):
         self.gamma = gamma
         self.prior = prior
         self.bounds = bounds
         self.max_iter = max_iter
         self.tol = tol
+        self.callback = callback
         self.verbose = verbose
         self.random_state = random_state
 
@@ -228,6 +249,7 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         fitted = _itml_solve(
             pairs[:, 0, :] - pairs[:, 1, :], y, self.gamma, prior, self.bounds, self.max_iter,
             self.tol, pairs.reshape(-1, pairs.shape[2]), self.verbose, type(self).__name__,
+            _callback(self),
         )
         _finish(self, *fitted)
         self.calibrate_threshold(pairs, y, strategy="accuracy")
@@ -286,7 +308,7 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
     }
 
     def __init__(self, gamma=0.01, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
-                 n_constraints=None, random_state=None, verbose=False):
+                 n_constraints=None, random_state=None, callback=None, verbose=False):
         self.gamma = gamma
         self.prior = prior
         self.bounds = bounds
@@ -294,6 +316,7 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         self.tol = tol
         self.n_constraints = n_constraints
         self.random_state = random_state
+        self.callback = callback
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -325,7 +348,7 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         _check_bounds_order(self.bounds)
         prior = _resolve_prior(self.prior, X.shape[1], rng)  # drawn after the pairs
         fitted = _itml_solve(V, sign, self.gamma, prior, self.bounds, self.max_iter, self.tol, X,
-                             self.verbose, type(self).__name__)
+                             self.verbose, type(self).__name__, _callback(self))
         _finish(self, *fitted)
         return self
 

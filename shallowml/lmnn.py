@@ -13,6 +13,7 @@ from sklearn.utils import check_random_state
 
 from ._kernels.neighbors import same_class_neighbors
 from ._solvers.lmnn_rounds import lmnn_active_set
+from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
@@ -95,7 +96,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         Start from the previous ``components_`` when its shape fits.
     callback : callable, default=None
         Called as ``callback(components, n_iter)`` after every L-BFGS
-        iteration, with ``components`` the current ``L`` (a copy).
+        iteration, with ``components`` the current ``L`` in the units of
+        ``components_`` (a copy) and ``n_iter`` counted from 1. Returning True
+        stops the fit early and keeps the result so far (no
+        ``ConvergenceWarning``).
     verbose : int, default=0
         When positive, print a table per iteration: iteration, objective
         (smoothed during the first stages), active triplets, step length
@@ -230,12 +234,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             L = initial_components(self.init, X, y_codes, n_components, random_state=random_state)
             L = L * scale
         X = Xs
-        targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors)
+        with ProgressTable(name, [], enabled=self.verbose).phase("Finding target neighbours"):
+            targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors)
 
-        callback = None
-        if self.callback is not None:
-            def callback(x, n_iter):
-                self.callback(x.reshape(n_components, n_features) / scale, n_iter)
+        callback = user_callback(self.callback, lambda x: x.reshape(n_components, n_features) / scale)
 
         # the BLAS products here are small; one BLAS thread avoids oversubscription with
         # the numba kernels, which parallelise over rows (see utils.threads)

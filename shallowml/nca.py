@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from ._losses.nca import default_block_rows, nca_loss_grad
 from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
-from ._solvers.progress import ProgressTable
+from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components, resolve_init, resolve_n_components
@@ -65,8 +65,13 @@ class NCA(MahalanobisMixin, BaseEstimator):
         ``batch_size``, the minimum decrease of the epoch-mean objective
         ``-mean_i p_i`` that counts as progress (10 epochs of patience).
     callback : callable, default=None
-        Called after every iteration as ``callback(transformation, n_iter)``,
-        with the current flattened ``L`` and the iteration number (from 1).
+        Called as ``callback(components, n_iter)`` after every L-BFGS
+        iteration (every epoch with ``batch_size``), with ``components`` the
+        current ``L`` of shape ``(n_components, n_features)`` (a copy; the
+        same signature in every shallowml estimator, where scikit-learn's NCA
+        passes the flattened ``L``) and ``n_iter`` counted from 1. Returning
+        True stops the fit early and keeps the result so far (no
+        ``ConvergenceWarning``).
     verbose : int, default=0
         When > 0, print a table of objective value and time per function
         evaluation, and the training time.
@@ -284,10 +289,12 @@ class NCA(MahalanobisMixin, BaseEstimator):
             table.row(last["n_iter"] + 1, -loss)
             return loss, grad
 
+        user = user_callback(self.callback, lambda x: x.reshape(L0.shape))
+
         def callback(x, n_iter):
             last["n_iter"] = n_iter
-            if self.callback is not None:
-                self.callback(x, n_iter)
+            if user is not None and user(x, n_iter):
+                return True
             # scipy's ``tol`` also sets ftol = tol for L-BFGS-B: stop on a small
             # relative decrease, measured at the accepted iterate
             if last["x"] is None or not np.array_equal(last["x"], x):
@@ -304,13 +311,8 @@ class NCA(MahalanobisMixin, BaseEstimator):
     def _fit_minibatch(self, X, y_codes, L0):
         n = X.shape[0]
         batch_size = min(int(self.batch_size), n)
-        seen = {"items": 0}
 
         def fun(x, idx):
-            # an epoch visits every sample once: report the parameters after each one
-            if self.callback is not None and seen["items"] and seen["items"] % n == 0:
-                self.callback(x.copy(), seen["items"] // n)
-            seen["items"] += idx.size
             idx = np.sort(idx)
             return nca_loss_grad(x, X, y_codes, anchors=idx, scale=1.0 / idx.size)
 
@@ -319,9 +321,8 @@ class NCA(MahalanobisMixin, BaseEstimator):
             max_iter=self.max_iter, tol=self.tol,
             learning_rate=0.01 if self.learning_rate is None else self.learning_rate,
             verbose=self.verbose, name=type(self).__name__,
+            callback=user_callback(self.callback, lambda x: x.reshape(L0.shape)),
         )
-        if self.callback is not None:
-            self.callback(result.x.copy(), result.n_iter)
         return result
 
     def __sklearn_tags__(self):

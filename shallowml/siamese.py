@@ -29,6 +29,7 @@ from ._losses.siamese import (
     triplet_loss_grad,
 )
 from ._solvers.adam import AdamState, minimize_adam
+from ._solvers.progress import user_callback
 from ._solvers.result import SolverResult
 from .base import MahalanobisMixin
 from .constraints import count_pairs, positive_negative_pairs
@@ -56,6 +57,7 @@ _COMMON_CONSTRAINTS = {
     "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "callback": [callable, None],
     "verbose": ["verbose"],
     "random_state": ["random_state"],
 }
@@ -118,38 +120,47 @@ class _LinearSiameseBase(MahalanobisMixin, BaseEstimator):
             b0 = 0.0
         return np.concatenate((L0.ravel(), -np.ones(n_components), [b0]))
 
-    def _store(self, x, n_components, n_features, scale):
-        """Set ``components_`` (and the Koch head) from the raw parameters."""
+    def _components(self, x, n_components, n_features, scale):
+        """``components_`` (in the units of the inputs) from the raw parameters."""
         k, d = n_components, n_features
         L = x[: k * d].reshape(k, d)
         if self.loss == "koch":
-            alpha = x[k * d : k * d + k]
-            L = np.abs(alpha)[:, None] * L
-            self.head_coef_ = np.sign(alpha)
+            L = np.abs(x[k * d : k * d + k])[:, None] * L
+        return L / scale
+
+    def _store(self, x, n_components, n_features, scale):
+        """Set ``components_`` (and the Koch head) from the raw parameters."""
+        k, d = n_components, n_features
+        if self.loss == "koch":
+            self.head_coef_ = np.sign(x[k * d : k * d + k])
             self.head_intercept_ = float(x[k * d + k])
-        self.components_ = L / scale
+        self.components_ = self._components(x, k, d, scale)
         self._params = np.array(x, copy=True)
         self._input_scale = scale
 
-    def _adam(self, fun, n_items, x0, *, rng, max_iter, state, val_fun=None):
+    def _adam(self, fun, n_items, x0, shape, *, rng, max_iter, state, val_fun=None):
+        """Mini-batch Adam; ``shape`` is ``(n_components, n_features, scale)`` for the callback."""
         return minimize_adam(
             fun, x0, n_items, random_state=rng, batch_size=self.batch_size, max_iter=max_iter,
             learning_rate=self.learning_rate, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
             val_fun=val_fun, state=state, verbose=self.verbose, name=type(self).__name__,
+            callback=user_callback(self.callback, lambda x: self._components(x, *shape)),
         )
 
-    def _train_pairs(self, A, I, J, yp, x0, n_components, *, rng, state, max_iter, early_stopping):
+    def _train_pairs(self, A, I, J, yp, x0, n_components, *, rng, state, max_iter, early_stopping,
+                     scale):
         """Adam on the pairs ``(A[I], A[J])``; returns the SolverResult."""
         margin = self._margin()
+        shape = (n_components, A.shape[1], scale)
         if early_stopping:
             tr, va = _split(I.size, self.validation_fraction, rng, "pairs")
             fun = _pair_objective(self.loss, A, I[tr], J[tr], yp[tr], n_components, margin)
             val = _pair_objective(self.loss, A, I[va], J[va], yp[va], n_components, margin)
             all_va = np.arange(va.size)
-            return self._adam(fun, tr.size, x0, rng=rng, max_iter=max_iter, state=state,
+            return self._adam(fun, tr.size, x0, shape, rng=rng, max_iter=max_iter, state=state,
                               val_fun=lambda x: val(x, all_va)[0])
         fun = _pair_objective(self.loss, A, I, J, yp, n_components, margin)
-        return self._adam(fun, I.size, x0, rng=rng, max_iter=max_iter, state=state)
+        return self._adam(fun, I.size, x0, shape, rng=rng, max_iter=max_iter, state=state)
 
     def _finish(self, result, n_components, n_features, scale, *, partial):
         self._store(result.x, n_components, n_features, scale)
@@ -220,6 +231,12 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     validation_fraction : float, default=0.1
         Fraction of the pairs held out; only used with ``early_stopping=True``
         (as in scikit-learn's ``SGDClassifier``).
+    callback : callable, default=None
+        Called as ``callback(components, n_iter)`` after every epoch, with
+        ``components`` the current ``L`` in the units of ``components_`` (a
+        copy) and ``n_iter`` counted from 1. Returning True stops the fit
+        early and keeps the result so far (no ``ConvergenceWarning``; with
+        ``early_stopping`` the best parameters so far).
     verbose : int, default=0
         Print a row per epoch (training loss, time) and the training time.
     random_state : int, RandomState instance or None, default=None
@@ -282,7 +299,8 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
 
     def __init__(self, n_components=None, *, loss="contrastive", margin=None, init="auto",
                  learning_rate=0.01, batch_size=64, max_iter=100, tol=1e-4, n_iter_no_change=10,
-                 early_stopping=False, validation_fraction=0.1, verbose=0, random_state=None):
+                 early_stopping=False, validation_fraction=0.1, callback=None, verbose=0,
+                 random_state=None):
         self.n_components = n_components
         self.loss = loss
         self.margin = margin
@@ -294,6 +312,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.callback = callback
         self.verbose = verbose
         self.random_state = random_state
 
@@ -349,7 +368,8 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         x0 = self._initial_params(A, None, I, J, n_components, rng, scale)
         state = AdamState.zeros_like(x0)
         result = self._train_pairs(A, I, J, y, x0, n_components, rng=rng, state=state,
-                                   max_iter=self.max_iter, early_stopping=self.early_stopping)
+                                   max_iter=self.max_iter, early_stopping=self.early_stopping,
+                                   scale=scale)
         self.n_features_in_ = d
         self._adam_state, self._rng = state, rng
         self._finish(result, n_components, d, scale, partial=False)
@@ -388,7 +408,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
             state = copy.deepcopy(self._adam_state)  # committed only if the epoch succeeds
         A = A / scale
         result = self._train_pairs(A, I, J, y, x0, n_components, rng=self._rng,
-                                   state=state, max_iter=1, early_stopping=False)
+                                   state=state, max_iter=1, early_stopping=False, scale=scale)
         self._adam_state = state
         self.n_features_in_ = d
         self._finish(result, n_components, d, scale, partial=True)
@@ -473,6 +493,12 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
     validation_fraction : float, default=0.1
         Fraction held out; only used with ``early_stopping=True`` (as in
         scikit-learn's ``SGDClassifier``).
+    callback : callable, default=None
+        Called as ``callback(components, n_iter)`` after every epoch, with
+        ``components`` the current ``L`` in the units of ``components_`` (a
+        copy) and ``n_iter`` counted from 1. Returning True stops the fit
+        early and keeps the result so far (no ``ConvergenceWarning``; with
+        ``early_stopping`` the best parameters so far).
     verbose : int, default=0
         Print a row per epoch (training and validation loss, time) and the
         training time.
@@ -517,7 +543,7 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
     def __init__(self, n_components=None, *, loss="contrastive", margin=None, mining=None,
                  n_pairs=None, init="auto", learning_rate=0.01, batch_size=64, max_iter=100,
                  tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 verbose=0, random_state=None):
+                 callback=None, verbose=0, random_state=None):
         self.n_components = n_components
         self.loss = loss
         self.margin = margin
@@ -531,6 +557,7 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.callback = callback
         self.verbose = verbose
         self.random_state = random_state
 
@@ -556,9 +583,11 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         yp = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
         return ind[:, 0], ind[:, 1], yp
 
-    def _train_triplets(self, Xs, y_codes, x0, n_components, *, rng, state, max_iter, early_stopping):
+    def _train_triplets(self, Xs, y_codes, x0, n_components, *, rng, state, max_iter, early_stopping,
+                        scale):
         mining = "batch_hard" if self.mining is None else self.mining
         kwargs = dict(n_components=n_components, margin=self._margin(), mining=mining)
+        shape = (n_components, Xs.shape[1], scale)
 
         def objective(Xp, yp):
             return lambda x, idx: triplet_loss_grad(x, Xp[idx], yp[idx], **kwargs)
@@ -573,10 +602,10 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
                     "classes, one with 2 samples); increase validation_fraction or disable "
                     "early_stopping."
                 )
-            return self._adam(objective(Xs[tr], y_codes[tr]), tr.size, x0, rng=rng,
+            return self._adam(objective(Xs[tr], y_codes[tr]), tr.size, x0, shape, rng=rng,
                               max_iter=max_iter, state=state,
                               val_fun=lambda x: triplet_loss_grad(x, Xv, yv, **kwargs)[0])
-        return self._adam(objective(Xs, y_codes), y_codes.size, x0, rng=rng, max_iter=max_iter,
+        return self._adam(objective(Xs, y_codes), y_codes.size, x0, shape, rng=rng, max_iter=max_iter,
                           state=state)
 
     def _run(self, X, y_codes, *, first, max_iter, early_stopping, strict):
@@ -605,7 +634,7 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         if self.loss == "triplet":
             result = self._train_triplets(Xs, y_codes, x0, n_components, rng=rng,
                                           state=state, max_iter=max_iter,
-                                          early_stopping=early_stopping)
+                                          early_stopping=early_stopping, scale=scale)
         elif I.size == 0:
             # partial_fit on a batch without usable pairs: nothing to learn from it
             result = SolverResult(x=x0, fun=np.nan, n_iter=0, converged=True,
@@ -613,7 +642,7 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         else:
             result = self._train_pairs(Xs, I, J, yp, x0, n_components, rng=rng,
                                        state=state, max_iter=max_iter,
-                                       early_stopping=early_stopping)
+                                       early_stopping=early_stopping, scale=scale)
         self._adam_state = state
         return result, n_components, scale
 

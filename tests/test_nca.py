@@ -356,7 +356,7 @@ def test_callback_verbose_and_convergence_warning(capsys):
     est = NCA(max_iter=3, verbose=1, callback=lambda L, n: calls.append((L.shape, n)))
     with pytest.warns(ConvergenceWarning, match="NCA did not converge after 3 iterations"):
         est.fit(X, y)
-    assert calls == [((16,), 1), ((16,), 2), ((16,), 3)]
+    assert calls == [((4, 4), 1), ((4, 4), 2), ((4, 4), 3)]
     assert est.n_iter_ == 3
     out = capsys.readouterr().out
     assert "Iteration      Objective Value    Time(s)" in out

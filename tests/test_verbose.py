@@ -46,7 +46,12 @@ def test_every_iterative_estimator_prints_the_same_table(case, capsys):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(*data)
     name = type(est).__name__
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out.splitlines()
+    # long phases outside the iterations (e.g. LMNN's impostor searches) have their own lines
+    phases = [line for line in out if re.fullmatch(rf"\[{name}\] .*\.\.\. done in +\d+\.\d\ds", line)]
+    if isinstance(est, LMNN):
+        assert phases[:2] == [p for p in phases[:2] if "Finding" in p] and len(phases) >= 3
+    lines = [line for line in out if line not in phases]
     start = lines.index(f"[{name}]")
     header, rule, *rows, last = lines[start + 1:]
     # the header: right-aligned titles, then the time column, all prefixed

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .progress import ProgressTable
-from .result import SolverResult
+from .result import STOPPED_BY_CALLBACK, SolverResult
 
 
 class DivergenceError(FloatingPointError, ValueError):
@@ -45,7 +45,7 @@ def _diverged(learning_rate, epoch, what):
 def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100,
                   learning_rate=1e-2, beta1=0.9, beta2=0.999, epsilon=1e-8, tol=1e-4,
                   n_iter_no_change=10, val_fun=None, state=None, divergence_factor=1e6,
-                  verbose=0, name="Adam"):
+                  verbose=0, name="Adam", callback=None):
     """Minimise an average loss over ``n_items`` with mini-batch Adam.
 
     Each epoch visits the items in a fresh random order, in batches of
@@ -87,6 +87,9 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
         ``ProgressTable``) and the training time.
     name : str
         Prefix of the verbose lines.
+    callback : callable, default=None
+        Called as ``callback(x, epoch)`` after each epoch; returning True
+        stops the run (``stopped=True``, the parameters so far are kept).
 
     Returns
     -------
@@ -110,6 +113,7 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
     reference = None
     converged = False
     message = f"reached max_iter={max_iter} epochs"
+    stopped = False
     columns = [("Epoch", 10, "d"), ("Training Loss", 20, ".6e")]
     if val_fun is not None:
         columns.append(("Validation Loss", 20, ".6e"))
@@ -159,6 +163,9 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
             best = monitored
             if val_fun is not None:
                 best_x = x.copy()
+        if callback is not None and callback(x, epoch):
+            message, stopped = STOPPED_BY_CALLBACK, True
+            break
         if stall >= n_iter_no_change:
             converged = True
             message = (
@@ -170,5 +177,5 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
     table.finish()
     return SolverResult(
         x=x, fun=float(best if val_fun is not None else history[-1] if history else np.nan),
-        n_iter=epoch, converged=converged, message=message, history=history,
+        n_iter=epoch, converged=converged, message=message, history=history, stopped=stopped,
     )

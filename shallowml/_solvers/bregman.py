@@ -17,7 +17,7 @@ from scipy import linalg
 
 from .._kernels.itml import itml_sweep
 from .progress import ProgressTable
-from .result import SolverResult
+from .result import STOPPED_BY_CALLBACK, SolverResult
 
 __all__ = ["itml_solve"]
 
@@ -84,8 +84,13 @@ def _screen(Vs, sign, xi, lam, A):
     return np.flatnonzero(visit).astype(np.int64), n_new
 
 
-def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, name="ITML"):
-    """ITML in the rescaled problem; the metric is ``A / f``."""
+def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, name="ITML",
+                callback=None):
+    """ITML in the rescaled problem; the metric is ``A / f``.
+
+    ``callback((A, f), n_iter)`` is called after every sweep; returning True
+    stops the solver (``result.stopped``).
+    """
     V = np.asarray(V, dtype=np.float64)
     sign = np.asarray(sign, dtype=np.float64)
     d = V.shape[1]
@@ -125,7 +130,7 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, n
     table.start()
     lam_old = np.empty_like(lam)
     history = []
-    converged = False
+    converged = stopped = False
     conv = np.inf
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
@@ -141,11 +146,15 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, n
         if (conv < tol or n_updates == 0) and n_new == 0:
             converged = True
             break
+        if callback is not None and callback((A.copy(), f), n_iter):
+            stopped = True
+            break
     table.finish()
     if not np.all(np.isfinite(A)):
         raise ValueError("ITML diverged (non-finite metric); check the bounds and the data scale.")
-    message = "converged" if converged else f"relative dual change {conv:.3g} > tol={tol}"
-    return A, f, bounds_used, SolverResult(A, conv, n_iter, converged, message, history)
+    message = ("converged" if converged else STOPPED_BY_CALLBACK if stopped
+               else f"relative dual change {conv:.3g} > tol={tol}")
+    return A, f, bounds_used, SolverResult(A, conv, n_iter, converged, message, history, stopped)
 
 
 def itml_solve(V, sign, *, gamma=1.0, prior="identity", bounds=None, max_iter=1000, tol=1e-3,

@@ -4,7 +4,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .adam import DivergenceError
-from .result import SolverResult
+from .result import STOPPED_BY_CALLBACK, SolverResult
 
 
 def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, maxcor=10):
@@ -23,9 +23,10 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
     tol : float
         Passed to scipy as ``gtol`` and ``ftol``-like tolerance.
     callback : callable, default=None
-        Called as ``callback(x, n_iter)`` after each iteration. Raising
-        ``StopIteration`` ends the run as converged (the caller's own
-        stopping rule).
+        Called as ``callback(x, n_iter)`` after each iteration. Returning
+        True stops the run (``stopped=True``: the user's request); raising
+        ``StopIteration`` ends it as converged (the caller's own stopping
+        rule).
 
     Returns
     -------
@@ -40,12 +41,13 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
         its gradient is NaN or infinite.
     """
     history = []
-    state = {"n_iter": 0}
+    state = {"n_iter": 0, "stopped": False}
 
     def _callback(xk):
         state["n_iter"] += 1
-        if callback is not None:
-            callback(xk, state["n_iter"])
+        if callback is not None and callback(xk, state["n_iter"]):
+            state["stopped"] = True
+            raise StopIteration
 
     def _fun(x, *a):
         loss, grad = fun(x, *a)
@@ -64,8 +66,9 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
     # status 0: scipy's tolerances met; 99: the callback raised StopIteration (callers
     # stop that way on their own tolerance rule). 1 is the iteration or evaluation
     # cap and 2 a line search that found no decrease (ABNORMAL): neither is convergence.
-    converged = res.status in (0, 99)
+    converged = res.status in (0, 99) and not state["stopped"]
     return SolverResult(
         x=res.x, fun=float(res.fun), n_iter=int(res.nit), converged=converged,
-        message=str(res.message), history=history,
+        message=STOPPED_BY_CALLBACK if state["stopped"] else str(res.message), history=history,
+        stopped=state["stopped"],
     )

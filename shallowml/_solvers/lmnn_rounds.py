@@ -22,7 +22,7 @@ from .._kernels.lmnn import rows_contained
 from .._losses.lmnn import find_impostors, lmnn_evaluate, margin_radius
 from .lbfgs import minimize_lbfgs
 from .progress import ProgressTable
-from .result import SolverResult
+from .result import STOPPED_BY_CALLBACK, SolverResult
 
 __all__ = ["lmnn_active_set"]
 
@@ -74,9 +74,11 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         impostors (a ``UserWarning``) and the solver stops after the first
         converged round.
     callback : callable, default=None
-        ``callback(x, n_iter)`` after every L-BFGS iteration, ``x`` the flat ``L``.
+        ``callback(x, n_iter)`` after every L-BFGS iteration, ``x`` the flat
+        ``L``; returning True stops the solver (``result.stopped``).
     verbose : int, default=0
-        Print a row per iteration: objective, active triplets, step, time.
+        Print a row per iteration (objective, active triplets, step, time),
+        a line per impostor search and the training time.
     name : str
         Estimator name for messages.
 
@@ -92,12 +94,11 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     mu = float(push_weight)
     budget = int(max_impostors)
     state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
-             "trace": [], "stalled": False}
+             "trace": [], "stalled": False, "stopped": False}
     history = []
 
     table = ProgressTable(name, [("Iteration", 10, "d"), ("Objective Value", 20, ".6e"),
                                  ("Active Triplets", 16, "d"), ("Step", 12, ".3e")], enabled=verbose)
-    table.start()
 
     def search(L):
         Z = X @ L.T
@@ -120,8 +121,9 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         loss = state["loss"] if np.array_equal(x, state["x"]) else float("nan")
         table.row(state["iter"], loss, state["active"], float(np.linalg.norm(x - state["prev"])))
         state["prev"] = x.copy()
-        if callback is not None:
-            callback(x, state["iter"])
+        if callback is not None and callback(x, state["iter"]):
+            state["stopped"] = True
+            raise StopIteration
         trace = state["trace"]
         trace.append(loss)
         # stop the round when the objective decreases by less than tol (relative)
@@ -133,7 +135,9 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
                 raise StopIteration
 
     x = L.ravel().copy()
-    radius, indptr, indices, dists, truncated = search(L)
+    with table.phase("Finding impostors"):
+        radius, indptr, indices, dists, truncated = search(L)
+    table.start()
     warned = False
     converged = False
     message = "maximum number of rounds reached"
@@ -157,8 +161,12 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         )
         history.extend(h * n for h in res.history)
         x = res.x
+        if state["stopped"]:
+            message = STOPPED_BY_CALLBACK
+            break
         used_ptr, used_idx = indptr, indices
-        radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1))
+        with table.phase(f"Round {rnd + 1} done; finding impostors"):
+            radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1))
         ex_ptr, ex_idx = _exact_subset(radius, indptr, indices, dists)
         complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
         # a round ends early on the tolerance rule, on L-BFGS's own tolerances, or on a
@@ -178,6 +186,6 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     # the final objective with the exact impostor set at x (or the budgeted list)
     loss, _, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
     result = SolverResult(x=x, fun=loss, n_iter=state["iter"], converged=converged, message=message,
-                          history=history)
+                          history=history, stopped=state["stopped"])
     table.finish()
     return result, active

@@ -23,7 +23,9 @@ import sys
 import time
 from contextlib import contextmanager
 
-__all__ = ["ProgressTable"]
+import numpy as np
+
+__all__ = ["ProgressTable", "user_callback"]
 
 
 class ProgressTable:
@@ -51,8 +53,8 @@ class ProgressTable:
         sys.stdout.flush()
 
     def start(self):
-        """Print the header and start the clocks."""
-        self._t_start = self._t_last = time.perf_counter()
+        """Print the header and start the row clock (the training clock runs from creation)."""
+        self._t_last = time.perf_counter()
         if not self.enabled:
             return
         header = " ".join(f"{title:>{width}}" for title, width, _ in self.columns)
@@ -89,3 +91,34 @@ class ProgressTable:
         """Print the closing ``Training took`` line (seconds since :meth:`start`)."""
         if self.enabled:
             self._print(f"Training took {time.perf_counter() - self._t_start:8.2f}s.")
+
+
+def user_callback(callback, to_components):
+    """The solver-side form of an estimator's ``callback`` parameter.
+
+    Every iterative estimator calls ``callback(components, n_iter)`` with the
+    current map in the units of ``components_`` (an array of shape
+    ``(n_components, n_features)``, a copy) and the iteration, epoch or sweep
+    number from 1. A true return value stops the fit early, keeping the result
+    so far, without a ``ConvergenceWarning``.
+
+    Parameters
+    ----------
+    callback : callable or None
+        The estimator's ``callback``.
+    to_components : callable
+        Maps the solver's parameter vector to ``components_``.
+
+    Returns
+    -------
+    fn : callable or None
+        ``fn(x, n_iter) -> bool`` (True: stop) for the solvers; None when
+        ``callback`` is None.
+    """
+    if callback is None:
+        return None
+
+    def call(x, n_iter):
+        return bool(callback(np.array(to_components(x), dtype=np.float64), n_iter))
+
+    return call

@@ -25,6 +25,9 @@ class SolverResult:
         Human-readable reason for stopping.
     history : list of float
         Objective per iteration (may be empty).
+    stopped : bool
+        Whether the user's callback stopped the run (returned True); such a
+        run keeps its parameters so far and is not reported as unconverged.
     """
 
     x: np.ndarray
@@ -33,13 +36,18 @@ class SolverResult:
     converged: bool
     message: str = ""
     history: list = field(default_factory=list)
+    stopped: bool = False
 
     def warn_if_not_converged(self, estimator_name):
-        """Raise a ``ConvergenceWarning`` when the solver did not converge."""
-        if not self.converged:
+        """Raise a ``ConvergenceWarning`` when the solver did not converge (nor was stopped)."""
+        if not self.converged and not self.stopped:
             warnings.warn(
                 f"{estimator_name} did not converge after {self.n_iter} iterations: "
                 f"{self.message}. Increase max_iter or loosen tol.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+
+# the message of a run that the user's callback stopped
+STOPPED_BY_CALLBACK = "stopped by the callback"
