@@ -89,9 +89,10 @@ class LMNN(MahalanobisMixin, BaseEstimator):
     max_impostors : int, default=10_000_000
         Budget on the number of stored impostor pairs (about 40 bytes each).
         When a search finds more, each row keeps its closest impostors (a
-        quota proportional to its count), a warning is issued, and the fit
-        stops after the first converged round (the objective is then an
-        approximation that ignores the farthest impostors).
+        quota proportional to its count), a ``UserWarning`` is issued, the
+        fit stops after the first converged round, and ``approximate_`` is
+        set: the objective is then an approximation that ignores the
+        farthest impostors.
     warm_start : bool, default=False
         Start from the previous ``components_`` when its shape fits.
     callback : callable, default=None
@@ -119,6 +120,11 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         Final objective (classic, unnormalised).
     n_active_triplets_ : int
         Triplets with a positive hinge at the solution.
+    approximate_ : bool
+        True when an impostor list exceeded ``max_impostors`` and was cut to
+        each sample's closest impostors: the fit then minimised an
+        approximation of the objective that ignores the farthest impostors
+        (a ``UserWarning`` says so). False for an exact fit.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when X has string feature names.
@@ -234,14 +240,14 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             L = initial_components(self.init, X, y_codes, n_components, random_state=random_state)
             L = L * scale
         X = Xs
-        with ProgressTable(name, [], enabled=self.verbose).phase("Finding target neighbours"):
-            targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors)
-
         callback = user_callback(self.callback, lambda x: x.reshape(n_components, n_features) / scale)
 
         # the BLAS products here are small; one BLAS thread avoids oversubscription with
-        # the numba kernels, which parallelise over rows (see utils.threads)
+        # the numba kernels, which parallelise over rows, and with the searches' tiles,
+        # which run on as many threads (see utils.threads)
         with single_threaded_blas():
+            with ProgressTable(name, [], enabled=self.verbose).phase("Finding target neighbours") as progress:
+                targets, _ = same_class_neighbors(X, y_codes, self.n_neighbors, progress=progress)
             result, self.n_active_triplets_ = lmnn_active_set(
                 X, y_codes, targets, L, push_weight=self.push_weight, max_iter=self.max_iter,
                 tol=self.tol, max_impostors=self.max_impostors, callback=callback,
@@ -250,6 +256,7 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         self.components_ = result.x.reshape(n_components, n_features) / scale
         self.n_iter_ = result.n_iter
         self.objective_ = result.fun
+        self.approximate_ = bool(result.info["approximate"])
         result.warn_if_not_converged(name)
         return self
 

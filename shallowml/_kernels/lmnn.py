@@ -119,6 +119,136 @@ def fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, counts):
     return indices, dists
 
 
+@njit_inline
+def _grown(a, m):
+    """``a`` with room for at least ``m + 2`` entries (doubled when full)."""
+    if m + 2 <= a.shape[0]:
+        return a
+    out = np.empty(2 * a.shape[0] + 2, dtype=a.dtype)
+    out[:m] = a[:m]
+    return out
+
+
+@njit_serial
+def impostor_tile(G, row0, col0, Z, sqn, y_codes, radius, rel_margin, abs_margin):
+    """Impostor pairs of one tile ``G ~ Z[row0:...] @ Z[col0:...].T``, both directions.
+
+    Each unordered pair ``{i, l}`` with ``l > i`` is tested once (tiles on
+    and above the diagonal cover every pair); it yields ``(i, l)`` when
+    ``||z_i - z_l||^2 < radius[i]`` and ``(l, i)`` when it is below
+    ``radius[l]``, for samples of different classes.
+
+    ``G`` (float32 or float64) only filters: a pair is skipped when
+    ``|z_i|^2 + |z_l|^2 - 2 G`` minus the margin
+    ``rel_margin * (|z_i|^2 + |z_l|^2) + abs_margin`` is at least both radii,
+    so a margin above the rounding error of ``G`` never skips a pair the
+    exact test keeps (NaN or inf in ``G`` send the pair to the exact test).
+    The distance of a pair that passes is recomputed exactly in difference
+    form. Serial and ``nogil``: tiles run on Python threads (see
+    :mod:`._tiles`).
+
+    Returns
+    -------
+    rows, cols : ndarray of int64
+        The pairs found, ``(row, impostor)``.
+    """
+    nr, nc = G.shape
+    keep = 1.0 - rel_margin
+    q_col = np.empty(nc)
+    r_col = np.empty(nc)
+    for q in range(nc):
+        q_col[q] = sqn[col0 + q] * keep
+        r_col[q] = radius[col0 + q]
+    tmp = np.empty(nc)
+    a = np.empty(64, dtype=np.int64)
+    b = np.empty(64, dtype=np.int64)
+    m = 0
+    for r in range(nr):
+        i = row0 + r
+        yi = y_codes[i]
+        ri = radius[i]
+        p_row = sqn[i] * keep - abs_margin
+        q0 = i + 1 - col0
+        if q0 < 0:
+            q0 = 0
+        # a branch-free (vectorisable) pass computes w - max(radii) and counts the
+        # pairs that pass (a pair is kept unless w >= max radius; NaN keeps it);
+        # the rare chunks of 16 columns holding one are then scanned again
+        n_hit = 0
+        for q in range(q0, nc):
+            rq = r_col[q]
+            t = p_row + q_col[q] - 2.0 * np.float64(G[r, q]) - (rq if rq > ri else ri)
+            tmp[q] = t
+            n_hit += not (t >= 0.0)
+        if n_hit == 0:
+            continue
+        for c0 in range(q0, nc, 16):
+            c1 = min(c0 + 16, nc)
+            k = 0
+            for q in range(c0, c1):
+                k += not (tmp[q] >= 0.0)
+            if k == 0:
+                continue
+            for q in range(c0, c1):
+                if tmp[q] >= 0.0:
+                    continue
+                l = col0 + q
+                if y_codes[l] == yi:
+                    continue
+                dist = sq_dist(Z[i], Z[l])
+                if dist < ri:
+                    a = _grown(a, m)
+                    b = _grown(b, m)
+                    a[m] = i
+                    b[m] = l
+                    m += 1
+                if dist < r_col[q]:
+                    a = _grown(a, m)
+                    b = _grown(b, m)
+                    a[m] = l
+                    b[m] = i
+                    m += 1
+    return a[:m], b[:m]
+
+
+@size_dispatched(work=lambda n, rows, cols: rows.shape[0] * 16)
+def pairs_to_csr(n, rows, cols):
+    """CSR form ``(indptr, indices)`` of the pairs ``(rows[p], cols[p])``, each row sorted by column.
+
+    Columns must be distinct within a row; the result then does not depend
+    on the order of the pairs.
+    """
+    m = rows.shape[0]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for p in range(m):
+        indptr[rows[p] + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    fill = indptr[:-1].copy()
+    indices = np.empty(m, dtype=np.int64)
+    for p in range(m):
+        i = rows[p]
+        indices[fill[i]] = cols[p]
+        fill[i] += 1
+    for i in numba.prange(n):
+        s = indptr[i]
+        e = indptr[i + 1]
+        if e - s > 1:
+            indices[s:e] = np.sort(indices[s:e])
+    return indptr, indices
+
+
+@size_dispatched(work=lambda Z, indptr, indices: indices.shape[0] * Z.shape[1])
+def csr_sq_dists(Z, indptr, indices):
+    """``||z_i - z_l||^2`` for every pair ``(i, l)`` of a CSR list (exact, difference form)."""
+    n = indptr.shape[0] - 1
+    out = np.empty(indices.shape[0])
+    for i in numba.prange(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            out[p] = sq_dist(Z[i], Z[indices[p]])
+    return out
+
+
 @size_dispatched(work=lambda indptr_a, indices_a, indptr_b, indices_b: indices_a.size + indices_b.size)
 def rows_contained(indptr_a, indices_a, indptr_b, indices_b):
     """Per row, True when every index of list ``a`` also occurs in list ``b`` (both sorted)."""

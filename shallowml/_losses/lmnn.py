@@ -19,15 +19,22 @@ accumulated by a numba kernel over pairs, never by per-triplet outer products:
 ``grad = 2 (Z^T (D X) - Z^T (W X) - (W Z)^T X)`` with ``Z = X L^T``.
 """
 
+import threading
+
 import numpy as np
 
+from .._kernels._tiles import run_tiles
 from .._kernels.lmnn import (
     column_sums,
     count_impostors_block,
+    csr_sq_dists,
     fill_impostors_block,
+    impostor_tile,
     lmnn_rows,
+    pairs_to_csr,
     target_sq_dists,
 )
+from .._kernels.neighbors import TILE_ROWS, filter_products
 
 
 def margin_radius(Z, targets):
@@ -42,12 +49,19 @@ def _block_rows(n, block_bytes=64 * 2**20):
     return int(max(16, min(n, block_bytes // (8 * max(n, 1)))))
 
 
-def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20):
+def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20, tile_rows=TILE_ROWS,
+                   progress=None):
     """All ``(i, l)`` with ``y_l != y_i`` and ``||z_i - z_l||^2 < radius[i]``, in CSR form.
 
-    Rows are processed in blocks: ``Z[block] @ Z.T`` (BLAS) filters the
-    candidates, the numba kernels recompute the distances of those that pass
-    exactly. Memory: one ``(block, n)`` buffer plus the output.
+    Exact search over all pairs, each unordered pair tested once: the rows
+    are cut into blocks of ``tile_rows``, and each tile (a pair of blocks on
+    or above the diagonal) is one BLAS product ``Z[rows] @ Z[cols].T`` that
+    filters the candidates, whose distances a numba kernel then recomputes
+    exactly (difference form) and tests against both rows' radii
+    (:func:`shallowml._kernels.lmnn.impostor_tile`). Tiles run on the
+    kernel threads (:mod:`shallowml._kernels._tiles`); the result is the
+    same whatever the tiling or the number of threads. Time O(n^2 d / 2),
+    memory one tile per thread plus the output.
 
     Parameters
     ----------
@@ -60,7 +74,12 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
         keeps its closest impostors, with a quota proportional to its count,
         and ``truncated`` is True.
     block_bytes : int, default=64 MiB
-        Size of the distance block.
+        Size of the distance block of the budgeted (truncated) search.
+    tile_rows : int, default=TILE_ROWS
+        Rows per tile.
+    progress : callable, default=None
+        ``progress(tiles_done, n_tiles)``, called about every 2 seconds
+        while the search runs (see :func:`shallowml._kernels._tiles.run_tiles`).
 
     Returns
     -------
@@ -75,6 +94,46 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
     radius = np.ascontiguousarray(radius, dtype=np.float64)
     n = Z.shape[0]
     sqn = np.einsum("ij,ij->i", Z, Z)
+    B = max(1, int(tile_rows))
+    starts = list(range(0, n, B))
+    tiles = [(r, c) for k, r in enumerate(starts) for c in starts[k:]]
+    found = [0]
+    lock = threading.Lock()
+    P, rel, absolute = filter_products(Z)
+
+    def work(t):
+        r0, c0 = tiles[t]
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN products go to the exact test
+            G = P[r0 : r0 + B] @ P[c0 : c0 + B].T
+        out = impostor_tile(G, r0, c0, Z, sqn, y_codes, radius, rel, absolute)
+        with lock:
+            found[0] += out[0].shape[0]
+        return out
+
+    over = None if max_pairs is None else (lambda _: found[0] > max_pairs)
+    parts, truncated = run_tiles(len(tiles), work, stop=over, progress=progress)
+    if truncated:
+        del parts
+        return _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes)
+    if parts:
+        rows = np.concatenate([p[0] for p in parts])
+        cols = np.concatenate([p[1] for p in parts])
+    else:
+        rows = cols = np.zeros(0, dtype=np.int64)
+    del parts
+    indptr, indices = pairs_to_csr(n, rows, cols)
+    del rows, cols
+    dists = csr_sq_dists(Z, indptr, indices)
+    return indptr, indices, dists, False
+
+
+def _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes):
+    """:func:`find_impostors` when the pairs exceed ``max_pairs``: per-row quotas of the closest.
+
+    Counts every row's impostors, then keeps per row its
+    ``floor(count * max_pairs / total)`` closest (row blocks of ``Z @ Z.T``).
+    """
+    n = Z.shape[0]
     B = _block_rows(n, block_bytes)
     ZT = np.ascontiguousarray(Z.T)
 
@@ -82,43 +141,25 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
         for row0 in range(0, n, B):
             yield row0, Z[row0 : row0 + B] @ ZT
 
-    # optimistic single pass: count and fill block by block
     counts = np.zeros(n, dtype=np.int64)
-    parts_idx, parts_d = [], []
-    total = 0
     for row0, G in blocks():
-        c = count_impostors_block(G, row0, Z, sqn, y_codes, radius)
-        counts[row0 : row0 + c.size] = c
-        total += int(c.sum())
-        if max_pairs is not None and total > max_pairs:
-            break
+        counts[row0 : row0 + G.shape[0]] = count_impostors_block(G, row0, Z, sqn, y_codes, radius)
+    total = int(counts.sum())
+    caps = np.floor(counts * (max_pairs / total)).astype(np.int64)
+    parts_idx, parts_d = [], []
+    for row0, G in blocks():
+        c = counts[row0 : row0 + G.shape[0]]
+        cap = caps[row0 : row0 + G.shape[0]]
         ptr = np.zeros(c.size + 1, dtype=np.int64)
-        np.cumsum(c, out=ptr[1:])
+        np.cumsum(cap, out=ptr[1:])
         ind, dist = fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, c)
         parts_idx.append(ind)
         parts_d.append(dist)
-    truncated = max_pairs is not None and total > max_pairs
-    if truncated:
-        # count every row, then fill with per-row quotas proportional to the counts
-        parts_idx, parts_d = [], []
-        for row0, G in blocks():
-            counts[row0 : row0 + G.shape[0]] = count_impostors_block(G, row0, Z, sqn, y_codes, radius)
-        total = int(counts.sum())
-        caps = np.floor(counts * (max_pairs / total)).astype(np.int64)
-        for row0, G in blocks():
-            c = counts[row0 : row0 + G.shape[0]]
-            cap = caps[row0 : row0 + G.shape[0]]
-            ptr = np.zeros(c.size + 1, dtype=np.int64)
-            np.cumsum(cap, out=ptr[1:])
-            ind, dist = fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, c)
-            parts_idx.append(ind)
-            parts_d.append(dist)
-        counts = caps
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
+    np.cumsum(caps, out=indptr[1:])
     indices = np.concatenate(parts_idx) if parts_idx else np.zeros(0, dtype=np.int64)
     dists = np.concatenate(parts_d) if parts_d else np.zeros(0)
-    return indptr, indices, dists, truncated
+    return indptr, indices, dists, True
 
 
 def lmnn_evaluate(params, X, targets, indptr, indices, push_weight, n_components, smoothing=0.0):

@@ -1,10 +1,21 @@
 """LMNN solver: active-set rounds of L-BFGS over an impostor list.
 
-Each round searches all pairs ``(i, l)`` of different classes within 1.5
-times the squared margin radius ``max_j d_ij + 1`` (blocked numba search),
-then L-BFGS minimises the objective with the push sum over that list. After
-each round the exact impostor set at the new ``L`` is computed; the solver
-stops when it is contained in the list used and L-BFGS converged. The first
+Each round searches all pairs ``(i, l)`` of different classes within a
+slack factor times the squared margin radius ``max_j d_ij + 1`` (exact
+tiled search, :func:`shallowml._losses.lmnn.find_impostors`), then L-BFGS
+minimises the objective with the push sum over that list. After each round
+the exact impostor set at the new ``L`` is computed; the solver stops when
+it is contained in the list used and L-BFGS converged.
+
+A search is skipped when the last candidate list provably holds every
+impostor at the new ``L`` (square, well-conditioned ``L0`` of the list,
+``n_components == n_features``): with ``e = ||(L - L0) L0^-1||_2 < 1``
+every distance satisfies ``(1 - e) ||L0 v|| <= ||L v|| <= (1 + e) ||L0 v||``,
+so an impostor of ``i`` at ``L``, within the exact radius ``r_i`` there, lies
+within ``r_i / (1 - e)^2`` at ``L0``; when that is below the list's radius
+``slack * r0_i`` for every row, filtering the list at ``L`` gives the exact
+impostor set (the check stays exact, at the cost of one pass over the list).
+Late rounds, where ``L`` moves little, thus run without any search. The first
 stages minimise a Huber smoothing of the hinge (widths 0.1, then 0.01), the
 last the exact objective, each warm-started from the previous one. The
 objective and its gradient are :func:`shallowml._losses.lmnn.lmnn_evaluate`;
@@ -18,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from .._kernels.lmnn import rows_contained
+from .._kernels.lmnn import csr_sq_dists, rows_contained
 from .._losses.lmnn import find_impostors, lmnn_evaluate, margin_radius
 from .lbfgs import minimize_lbfgs
 from .progress import ProgressTable
@@ -27,8 +38,14 @@ from .result import STOPPED_BY_CALLBACK, SolverResult
 __all__ = ["lmnn_active_set"]
 
 # Candidate impostors are searched within this factor times the squared margin
-# radius, so that the list stays complete while L moves during one round.
-_CANDIDATE_SLACK = 1.5
+# radius, so that the list stays complete while L moves during one round. In d
+# dimensions the list grows about like slack^(d/2): 1.2 keeps it within ~3x the
+# exact set (each L-BFGS evaluation costs in proportion), and a list stays
+# provably complete while L moves by up to e = (sqrt(1.2) - 1) / (sqrt(1.2) + 1),
+# about 4.5% (relative, spectral norm).
+_CANDIDATE_SLACK = 1.2
+# reuse a list only when its L0 is this well conditioned (the bound needs L0^-1)
+_REUSE_MAX_COND = 1e6
 _MAX_ROUNDS = 50
 # L-BFGS iterations of the first round; each further round may take twice as many
 _FIRST_ROUND_ITER = 10
@@ -47,6 +64,41 @@ def _exact_subset(radius, indptr, indices, dists):
     sub_ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows[keep], minlength=n), out=sub_ptr[1:])
     return sub_ptr, indices[keep]
+
+
+def _reuse_state(L, Z, radius, truncated):
+    """What :func:`_reusable` needs of a freshly searched list at ``L`` (None: not reusable)."""
+    if truncated or L.shape[0] != L.shape[1] or not np.all(np.isfinite(L)):
+        return {"L": None}
+    sv = np.linalg.svd(L, compute_uv=False)
+    if sv[-1] <= sv[0] / _REUSE_MAX_COND:
+        return {"L": None}
+    zz = float(np.max(np.einsum("ij,ij->i", Z, Z), initial=0.0))
+    return {"L": L.copy(), "list_radius": _CANDIDATE_SLACK * radius, "zz": zz}
+
+
+def _reusable(cand, L, Z, radius):
+    """Whether the candidate list ``cand`` provably holds every impostor at ``L``.
+
+    With ``e = ||(L - L0) L0^-1||_2 < 1`` every distance at ``L`` is at least
+    ``(1 - e)`` times the one at ``L0``, so the impostors of row ``i`` (exact
+    squared radius ``radius[i]`` at ``L``) lie within ``radius[i] / (1 - e)^2``
+    at ``L0``: the list holds them all when that is below its radius. ``e`` is
+    inflated by 1e-6 (relative; it is computed through ``L0``, whose condition
+    number is at most 1e6) and the radii compared with a 1e-9 relative margin
+    plus 1e-12 times the largest squared norm of a row of ``Z`` (rounding of
+    ``Z = X L^T`` and of the distances), far above the rounding errors.
+    """
+    L0 = cand["L"]
+    if L0 is None or L.shape != L0.shape:
+        return False
+    E = np.linalg.solve(L0.T, (L - L0).T).T
+    eps = float(np.linalg.norm(E, 2)) * (1.0 + 1e-6)
+    if not eps < 1.0:
+        return False
+    zz = max(cand["zz"], float(np.max(np.einsum("ij,ij->i", Z, Z), initial=0.0)))
+    need = radius * (1.0 + 1e-9) / (1.0 - eps) ** 2 + 1e-12 * zz
+    return bool(np.all((radius <= 0.0) | (need <= cand["list_radius"])))
 
 
 def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_impostors,
@@ -71,8 +123,8 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         which a round stops; also L-BFGS's gradient tolerance.
     max_impostors : int
         Budget on stored impostor pairs; beyond it rows keep their closest
-        impostors (a ``UserWarning``) and the solver stops after the first
-        converged round.
+        impostors (a ``UserWarning``), the solver stops after the first
+        converged round and ``result.info["approximate"]`` is True.
     callback : callable, default=None
         ``callback(x, n_iter)`` after every L-BFGS iteration, ``x`` the flat
         ``L``; returning True stops the solver (``result.stopped``).
@@ -85,7 +137,10 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     Returns
     -------
     result : SolverResult
-        ``x`` the flat final ``L``, ``fun`` the classic objective at it.
+        ``x`` the flat final ``L``, ``fun`` the classic objective at it;
+        ``info["approximate"]`` whether a list was cut to ``max_impostors``
+        (the objective minimised was then approximate) and
+        ``info["n_searches"]`` the number of full impostor searches.
     n_active : int
         Triplets with a positive hinge at ``x``.
     """
@@ -94,18 +149,32 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     mu = float(push_weight)
     budget = int(max_impostors)
     state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
-             "trace": [], "stalled": False, "stopped": False}
+             "trace": [], "stalled": False, "stopped": False, "searches": 0}
     history = []
 
     table = ProgressTable(name, [("Iteration", 10, "d"), ("Objective Value", 20, ".6e"),
                                  ("Active Triplets", 16, "d"), ("Step", 12, ".3e")], enabled=verbose)
 
-    def search(L):
+    # the last searched list: its map, squared radii, and what reuse needs
+    cand = {"L": None}
+
+    def prepare(L):
+        """``(L, Z, radius, reuse)``: the exact radii at ``L``, and whether the last list still serves."""
         Z = X @ L.T
         radius = margin_radius(Z, targets)
+        return L, Z, radius, _reusable(cand, L, Z, radius)
+
+    def search(prepared, progress=None):
+        """``(radius, indptr, indices, dists, truncated)``: exact radii and a candidate list at ``L``."""
+        L, Z, radius, reuse = prepared
+        if reuse:
+            indptr, indices = cand["indptr"], cand["indices"]
+            return radius, indptr, indices, csr_sq_dists(Z, indptr, indices), False
+        state["searches"] += 1
         indptr, indices, dists, truncated = find_impostors(
-            Z, y_codes, _CANDIDATE_SLACK * radius, max_pairs=budget
+            Z, y_codes, _CANDIDATE_SLACK * radius, max_pairs=budget, progress=progress
         )
+        cand.update(_reuse_state(L, Z, radius, truncated), indptr=indptr, indices=indices)
         return radius, indptr, indices, dists, truncated
 
     def make_fun(indptr, indices, smoothing):
@@ -135,8 +204,8 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
                 raise StopIteration
 
     x = L.ravel().copy()
-    with table.phase("Finding impostors"):
-        radius, indptr, indices, dists, truncated = search(L)
+    with table.phase("Finding impostors") as progress:
+        radius, indptr, indices, dists, truncated = search(prepare(L), progress)
     table.start()
     warned = False
     converged = False
@@ -145,9 +214,10 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     for rnd in range(_MAX_ROUNDS):
         if truncated and not warned:
             warnings.warn(
-                f"{name}: more impostor pairs than max_impostors={budget}; "
-                "keeping the closest ones per sample. The objective ignores the farthest "
-                "impostors; increase max_impostors for the exact objective.",
+                f"{name}: the impostor search found more pairs than max_impostors={budget}; "
+                "each sample keeps only its closest impostors, so this fit minimises an "
+                "APPROXIMATE objective that ignores the farthest ones (approximate_ is True). "
+                "Increase max_impostors (about 40 bytes per pair) for the exact objective.",
                 UserWarning,
                 stacklevel=4,
             )
@@ -165,8 +235,10 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
             message = STOPPED_BY_CALLBACK
             break
         used_ptr, used_idx = indptr, indices
-        with table.phase(f"Round {rnd + 1} done; finding impostors"):
-            radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1))
+        prepared = prepare(x.reshape(n_components, -1))
+        what = "impostors from the candidate list" if prepared[3] else "finding impostors"
+        with table.phase(f"Round {rnd + 1} done; {what}") as progress:
+            radius, indptr, indices, dists, truncated = search(prepared, progress)
         ex_ptr, ex_idx = _exact_subset(radius, indptr, indices, dists)
         complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
         # a round ends early on the tolerance rule, on L-BFGS's own tolerances, or on a
@@ -186,6 +258,7 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     # the final objective with the exact impostor set at x (or the budgeted list)
     loss, _, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
     result = SolverResult(x=x, fun=loss, n_iter=state["iter"], converged=converged, message=message,
-                          history=history, stopped=state["stopped"])
+                          history=history, stopped=state["stopped"],
+                          info={"approximate": warned, "n_searches": state["searches"]})
     table.finish()
     return result, active

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["ProgressTable", "user_callback"]
+__all__ = ["PhaseProgress", "ProgressTable", "user_callback"]
 
 
 class ProgressTable:
@@ -76,14 +76,22 @@ class ProgressTable:
 
     @contextmanager
     def phase(self, what):
-        """Context manager printing ``[Name] <what>... done in 0.12s`` around a long step."""
+        """Context manager printing ``[Name] <what>... done in 0.12s`` around a long step.
+
+        It yields a :class:`PhaseProgress`: a long step calls it as
+        ``progress(done, total)`` to print a row with its progress, the
+        elapsed time and an estimate of the time left; the closing line then
+        repeats ``<what>`` (``[Name] <what>... done in 12.34s``).
+        """
         t0 = time.perf_counter()
         if self.enabled:
             print(f"[{self.name}] {what}... ", end="")
             sys.stdout.flush()
-        yield
+        progress = PhaseProgress(self, t0)
+        yield progress
         if self.enabled:
-            print(f"done in {time.perf_counter() - t0:5.2f}s")
+            prefix = f"[{self.name}] {what}... " if progress.rows else ""
+            print(f"{prefix}done in {time.perf_counter() - t0:5.2f}s")
             sys.stdout.flush()
         self._t_last = time.perf_counter()
 
@@ -91,6 +99,33 @@ class ProgressTable:
         """Print the closing ``Training took`` line (seconds since :meth:`start`)."""
         if self.enabled:
             self._print(f"Training took {time.perf_counter() - self._t_start:8.2f}s.")
+
+
+class PhaseProgress:
+    """Progress rows of a long phase (see :meth:`ProgressTable.phase`).
+
+    ``progress(done, total)`` prints
+    ``[Name]   25% (1213/4851 blocks), 2.0s elapsed, about 6.1s left``; the
+    first row ends the open phase line. Nothing is printed when the table
+    is disabled.
+    """
+
+    def __init__(self, table, t0, unit="blocks"):
+        self.table = table
+        self.t0 = t0
+        self.unit = unit
+        self.rows = 0
+
+    def __call__(self, done, total):
+        if not self.table.enabled:
+            return
+        elapsed = time.perf_counter() - self.t0
+        left = f"about {elapsed * (total - done) / done:.0f}s left" if done else "time left unknown"
+        if self.rows == 0:
+            print()
+        self.rows += 1
+        pct = 100.0 * done / total if total else 100.0
+        self.table._print(f"  {pct:3.0f}% ({done}/{total} {self.unit}), {elapsed:.1f}s elapsed, {left}")
 
 
 def user_callback(callback, to_components):

@@ -28,6 +28,8 @@ class SolverResult:
     stopped : bool
         Whether the user's callback stopped the run (returned True); such a
         run keeps its parameters so far and is not reported as unconverged.
+    info : dict
+        Solver-specific diagnostics (e.g. LMNN's ``approximate`` flag).
     """
 
     x: np.ndarray
@@ -37,6 +39,7 @@ class SolverResult:
     message: str = ""
     history: list = field(default_factory=list)
     stopped: bool = False
+    info: dict = field(default_factory=dict)
 
     def warn_if_not_converged(self, estimator_name):
         """Raise a ``ConvergenceWarning`` when the solver did not converge (nor was stopped)."""
