@@ -40,8 +40,21 @@ Protocol
 Outputs (in ``--out``, default ``benchmarks/results``): ``results.md`` (markdown
 tables), ``results.csv`` (one row per dataset and method), ``runs.csv`` (one row
 per split), ``error_table.csv`` (the error table, for the docs), ``errors.png``
-(error bars per dataset) and ``speedup.png`` (each learner's speed-up over its
-reference per dataset, log axis).
+(error bars per dataset), ``speedup.png`` (each learner's speed-up over its
+reference per dataset, log axis) and ``cells.csv`` (every (dataset, method,
+split) cell, appended as it finishes).
+
+Running on Dask
+---------------
+Every (dataset, method, split) cell is independent (:mod:`benchmarks._cells`).
+``--workers N`` runs them on an embedded Dask ``LocalCluster`` of N
+single-threaded worker processes, ``--scheduler tcp://host:8786`` on an
+existing cluster (workers started from a checkout of this repository, with
+the "distributed" extra; see the user guide page on Dask). Each dataset is
+sent to the cluster once; a cell whose worker dies is run again on another;
+``--resume`` keeps the cells already in ``OUT/cells.csv`` after an
+interruption. The tables equal a serial run's with the same seeds, cell by
+cell (fit times aside).
 """
 
 import argparse
@@ -64,7 +77,7 @@ from sklearn.preprocessing import StandardScaler
 
 from shallowml.utils.warmup import warm_up as warm_up_estimator
 
-from . import _measure
+from . import _cells, _measure
 from . import datasets as ds
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
@@ -330,22 +343,30 @@ def load_datasets(names, folder):
         yield name, X, y, Xte, yte
 
 
-def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_limit=120.0):
+def _evaluate(transform, X_train, y_train, X_test, y_test):
+    """A cell's score: the k-NN test error in the learned space."""
+    return knn_error(transform(X_train), y_train, transform(X_test), y_test)
+
+
+def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_limit=120.0,
+        cells_path=None, resume=False, client=None, on_cell=None):
     """Run the protocol; return ``(runs, summary, info)``.
 
     ``runs`` has one dict per (dataset, method, split), ``summary`` one per
-    (dataset, method), ``info`` per-dataset facts and notes.
+    (dataset, method), ``info`` per-dataset facts and notes. Cells are run in
+    this process, or on the Dask ``client``'s cluster; each finished cell is
+    appended to ``cells_path`` (a temporary file when None), and with
+    ``resume`` the cells already there are not run again (:mod:`._cells`).
     """
+    import tempfile
+
     runs, summary, info = [], [], {"datasets": {}, "notes": []}
     start = time.perf_counter()
-    loaded = list(load_datasets(dataset_names, folder))
-    total = len(loaded) * len(methods)
-    step = 0
-    for name, X, y, Xte, yte in loaded:
+    datasets = []
+    for name, X, y, Xte, yte in load_datasets(dataset_names, folder):
         splits = list(iter_splits(name, X, y, Xte, yte, seeds))
-        n_train = splits[0][1].shape[0]
         info["datasets"][name] = {
-            "n_train": n_train, "n_test": splits[0][3].shape[0], "n_features": X.shape[1],
+            "n_train": splits[0][1].shape[0], "n_test": splits[0][3].shape[0], "n_features": X.shape[1],
             "n_classes": int(np.unique(y).size),
             "split": "official" if splits[0][0] == "official" else f"{len(splits)} x stratified 70/30",
         }
@@ -353,50 +374,33 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
         for label, Xtr, ytr, Xts, yts in splits:
             sc = StandardScaler().fit(Xtr)
             scaled.append((label, sc.transform(Xtr), ytr, sc.transform(Xts), yts))
+        datasets.append((name, scaled))
+    with tempfile.TemporaryDirectory() as tmp:
+        log = _cells.CellLog(cells_path or Path(tmp) / "cells.csv", resume=resume)
+        options = dict(max_train=max_train, time_limit=time_limit, evaluate=_evaluate)
+        if client is None:
+            _cells.run_serial(datasets, methods, log, **options)
+        else:
+            _cells.run_on_dask(datasets, methods, log, client, on_cell=on_cell, **options)
+        done = log.done
+    for name, splits in datasets:
+        n_train = info["datasets"][name]["n_train"]
         for m in methods:
-            step += 1
-            errs, fits, n_fit, n_warn, status = [], [], None, 0, "ok"
-            for i, (label, Xtr, ytr, Xts, yts) in enumerate(scaled):
-                seed = i if label != "official" else 0
-                Xf, yf = subsample(Xtr, ytr, max_train if m.capped else None, seed)
-                n_fit = Xf.shape[0]
-                try:
-                    transform, fit_time, w = m.fit_transformer(Xf, yf, seed, time_limit)
-                    err = knn_error(transform(Xtr), ytr, transform(Xts), yts)
-                except Exception as exc:  # one failing method must not stop the suite
-                    kind = "timeout" if "Timeout" in type(exc).__name__ else "failed"
-                    status = f"{kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
-                    break
-                errs.append(err)
-                fits.append(fit_time)
-                n_warn += w
-                runs.append({
-                    "dataset": name, "method": m.name, "source": m.source, "split": label,
-                    "n_fit": n_fit, "error": err, "fit_time": fit_time,
-                })
-                if fit_time > time_limit and i + 1 < len(scaled):
-                    status = f"time limit: {i + 1}/{len(scaled)} splits"
-                    break
-            row = {
+            cells = [done[key] for i in range(len(splits)) if (key := (name, m.name, i)) in done]
+            kept, status = _cells.kept_cells(cells, len(splits), time_limit)
+            runs += [{k: c[k] for k in ("dataset", "method", "source", "split", "n_fit", "error", "fit_time")}
+                     for c in kept]
+            errs = [c["error"] for c in kept]
+            fits = [c["fit_time"] for c in kept]
+            summary.append({
                 "dataset": name, "method": m.name, "source": m.source,
-                "n_train": n_train, "n_fit": n_fit, "n_splits": len(errs),
+                "n_train": n_train, "n_fit": cells[0]["n_fit"] if cells else None, "n_splits": len(kept),
                 "error_mean": float(np.mean(errs)) if errs else np.nan,
                 "error_std": float(np.std(errs)) if errs else np.nan,
                 "fit_time_mean": float(np.mean(fits)) if fits else np.nan,
                 "fit_time_std": float(np.std(fits)) if fits else np.nan,
-                "convergence_warnings": n_warn, "status": status,
-            }
-            summary.append(row)
-            msg = (
-                f"err {row['error_mean']:.3f} +- {row['error_std']:.3f}  fit {row['fit_time_mean']:7.2f} s"
-                if errs else "no result"
-            )
-            extra = "" if status == "ok" else f"  [{status}]"
-            _log(
-                f"[{step:3d}/{total}] {name:<14s} {m.name:<24s} {msg}  "
-                f"({len(errs)} split{'s' if len(errs) != 1 else ''}, n_fit={n_fit}, "
-                f"elapsed {time.perf_counter() - start:6.1f} s){extra}"
-            )
+                "convergence_warnings": sum(c["convergence_warnings"] for c in kept), "status": status,
+            })
     info["elapsed"] = time.perf_counter() - start
     _WORKER.close()
     return runs, summary, info
@@ -570,6 +574,12 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help=f"only {', '.join(SMOKE_DATASETS)}; 2 seeds")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the cells on an existing dask.distributed scheduler (e.g. tcp://host:8786)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="run the cells on an embedded Dask LocalCluster of N worker processes")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the cells already in OUT/cells.csv and run only the missing ones")
     parser.add_argument("--merge-into", default=None, metavar="DIR",
                         help="also update the results.csv, error_table.csv and plots of an earlier run in DIR, "
                              "replacing the (dataset, method) cells this run measured")
@@ -587,12 +597,23 @@ def main(argv=None):
     methods = [Method("Euclidean", "baseline")] + shallow + reference_methods(shallow, reference, args.estimators)
     _log(f"methods: {', '.join(m.name for m in methods)}")
     load_before = _measure.load_average()
-    warmup = warm_up(methods)
-    runs, summary, info = run(names, methods, folder=args.data, seeds=seeds,
-                              max_train=max_train, time_limit=args.time_limit)
-
+    if args.scheduler and args.workers:
+        parser.error("give --scheduler or --workers, not both")
+    warmup = warm_up(methods)  # also fills the kernel cache that local Dask workers load from
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    client = _cells.dask_client(args.scheduler, args.workers) if args.scheduler or args.workers else None
+    try:
+        runs, summary, info = run(names, methods, folder=args.data, seeds=seeds, max_train=max_train,
+                                  time_limit=args.time_limit, cells_path=out / "cells.csv",
+                                  resume=args.resume, client=client)
+    finally:
+        if client is not None:
+            cluster = client.cluster if args.workers else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
     import shallowml
     import sklearn
 
