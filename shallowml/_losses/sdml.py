@@ -82,10 +82,12 @@ def sdml_loss(params, emp_cov, alpha):
     C = np.asarray(emp_cov, dtype=np.float64)
     d = C.shape[0]
     M = np.asarray(params, dtype=np.float64).reshape(d, d)
-    sign, logdet = np.linalg.slogdet(M)
-    off = M - np.diag(np.diag(M))
-    if sign <= 0:
+    try:
+        chol = np.linalg.cholesky(0.5 * (M + M.T))
+    except np.linalg.LinAlgError:  # not positive definite: outside the domain
         return np.inf, np.full(d * d, np.nan)
+    logdet = 2.0 * np.sum(np.log(np.diag(chol)))
+    off = M - np.diag(np.diag(M))
     loss = float(np.sum(C * M) - logdet + alpha * np.abs(off).sum())
     grad = C - np.linalg.inv(M) + alpha * np.sign(off)
     return loss, grad.ravel()

@@ -17,8 +17,10 @@ segment): the projection onto the spectraplex is exact (an
 eigendecomposition and the projection of the eigenvalues onto the simplex),
 so every iterate is feasible. Because ``F`` is concave, the Frank-Wolfe gap
 ``lambda_max(G) - <G, B>`` (``G`` the gradient) bounds ``F* - F`` from
-above; ``<G, B> = F / 2`` (``F`` is homogeneous of degree 1/2). The solver
-stops when that bound, relative to ``F``, is below ``tol``: the objective of
+above; ``<G, B> = F / 2`` (``F`` is homogeneous of degree 1/2). So
+``U = min_k (lambda_max(G_k) + F_k / 2)`` over the iterates so far bounds
+``F*``, and as ``F`` never decreases along the iterates, the solver stops
+when ``(U - F) / F`` is below ``tol``: the objective of
 metric-learn's MMC, ``log F`` at ``M``, is then within ``tol`` of its
 maximum. Per iteration the work is two BLAS products over the dissimilar
 pairs (``O(n_D r^2)``, ``r <= n_features``) and an ``r x r``
@@ -219,7 +221,9 @@ def mmc_full(pos_diff, neg_diff, *, prior="identity", points=None, max_iter=100,
     table.start()
     history = []
     converged = stopped = False
-    gap = max(lmax - 0.5 * F, 0.0) / F
+    # F* <= lambda_max(G) + F / 2 at every iterate: keep the smallest such bound
+    upper = lmax + 0.5 * F
+    gap = max(upper - F, 0.0) / F
     message = None
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
@@ -245,7 +249,8 @@ def mmc_full(pos_diff, neg_diff, *, prior="identity", points=None, max_iter=100,
         step = min(max(step, 1e-10 / lmax), 1e10 / lmax)
         B, F, G = B_new, F_new, G_new
         lmax = linalg.eigvalsh(G, check_finite=False)[-1]
-        gap = max(lmax - 0.5 * F, 0.0) / F
+        upper = min(upper, lmax + 0.5 * F)
+        gap = max(upper - F, 0.0) / F
         history.append(gap)
         table.row(n_iter, np.log(F) + offset, gap, lam)
         if gap <= tol:
@@ -302,11 +307,11 @@ def mmc_diagonal(pos_diff, neg_diff, *, diagonal_c=1.0, prior="identity", points
         return w * (sigma / (sv @ w))
 
     def certificate(w):
-        # on the face s.w = C/2: F = sum sqrt(q.w), FW bound sigma * max(u / s) - F / 2
+        # on the face s.w = C/2, F = sum sqrt(q.w) and F* <= sigma * max(u / s) + F / 2
         dist = np.sqrt(np.maximum(Q @ w, 0.0))
         u = Q.T @ np.divide(0.5, dist, out=np.zeros_like(dist), where=dist > 0)
         F = dist.sum()
-        return max(sigma * np.max(u / sv) - 0.5 * F, 0.0) / F
+        return F, sigma * np.max(u / sv) + 0.5 * F
 
     def full_L(w):
         full = np.zeros(d)
@@ -314,6 +319,7 @@ def mmc_diagonal(pos_diff, neg_diff, *, diagonal_c=1.0, prior="identity", points
         return np.diag(np.sqrt(full / s**2))
 
     w = to_face(w)
+    upper = certificate(w)[1]
     table = ProgressTable(name, _COLUMNS, enabled=verbose)
     table.start()
     history = []
@@ -344,7 +350,9 @@ def mmc_diagonal(pos_diff, neg_diff, *, diagonal_c=1.0, prior="identity", points
         else:
             w_new = w  # no decrease along the arc: at the optimum up to round-off
         w = to_face(w_new)
-        gap = certificate(w)
+        F, bound = certificate(w)
+        upper = min(upper, bound)  # F increases along the iterates: the best bound holds
+        gap = max(upper - F, 0.0) / F
         history.append(gap)
         loss = _diagonal_parts(w, sv, Q, C, False)[0]
         table.row(n_iter, loss, gap, lam)
