@@ -25,6 +25,7 @@ from .mmc import _sample_pairs
 from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils.threads import single_threaded_blas
 from .utils.validation import check_pair_labels, check_pairs, data_spread, encode_class_labels
 
 __all__ = ["SDML", "SDML_Supervised"]
@@ -81,7 +82,10 @@ _NOTES = """SDML minimises (Qi et al., 2009)::
     definite. Details: :mod:`shallowml._solvers.sdml`.
 
     metric-learn 0.7's SDML fails with every scikit-learn release that has
-    no ``cov_init`` argument in ``graphical_lasso`` (1.5 and later)."""
+    no ``cov_init`` argument in ``graphical_lasso`` (1.5 and later).
+
+    BLAS runs single-threaded during the fit (its products are small; see
+    :mod:`shallowml.utils.threads`)."""
 
 
 def _prior_inverse(prior, points, e, rng):
@@ -120,9 +124,10 @@ def _fit_sdml(est, diff, y, points, rng):
     s = _pow2_scale(diff)
     e = int(round(math.log2(s)))
     prior_inv, a = _prior_inverse(est.prior, points, e, rng)
-    L, floor, result = sdml_solve(np.ldexp(diff, -e), y, prior_inv, (a, e), float(est.balance_param),
-                                  float(est.sparsity_param), max_iter=est.max_iter, tol=est.tol,
-                                  verbose=est.verbose, name=type(est).__name__)
+    with single_threaded_blas():  # small products: threads only add overhead (utils.threads)
+        L, floor, result = sdml_solve(np.ldexp(diff, -e), y, prior_inv, (a, e), float(est.balance_param),
+                                      float(est.sparsity_param), max_iter=est.max_iter, tol=est.tol,
+                                      verbose=est.verbose, name=type(est).__name__)
     est.components_ = L
     est.psd_floor_ = floor
     est.n_iter_ = result.n_iter

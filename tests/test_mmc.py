@@ -146,6 +146,13 @@ def test_spectraplex_projection_is_the_nearest_point():
     B, lam, _ = project_spectraplex(A)
     np.testing.assert_allclose(np.trace(B), 1.0)
     assert lam.min() >= 0.0
+    # reference: eigenvalues minus the theta with sum(max(w - theta, 0)) = 1, found by bisection
+    w, V = np.linalg.eigh(A)
+    lo, hi = w.min() - 1.0, w.max()
+    for _ in range(200):
+        theta = 0.5 * (lo + hi)
+        lo, hi = (theta, hi) if np.maximum(w - theta, 0.0).sum() > 1.0 else (lo, theta)
+    np.testing.assert_allclose(B, (V * np.maximum(w - theta, 0.0)) @ V.T, atol=1e-12)
     # optimality: <A - B, Z - B> <= 0 for feasible Z (here random points of the set)
     for _ in range(20):
         Z = rng.standard_normal((5, 3))
@@ -158,6 +165,10 @@ def test_spectraplex_projection_is_the_nearest_point():
 def test_pairs_classifier_and_threshold():
     mmc = MMC().fit(PAIRS, Y)
     assert mmc.score(PAIRS, Y) > 0.95
+    # threshold_ calibrated for accuracy on the training pairs: no threshold does better
+    d = mmc.pair_distance(PAIRS)
+    best = max(np.mean(np.where(d <= t, 1, -1) == Y) for t in d)
+    assert np.mean(mmc.predict(PAIRS) == Y) == best
     assert set(np.unique(mmc.predict(PAIRS))) <= {-1, 1}
     np.testing.assert_allclose(mmc.decision_function(PAIRS), mmc.threshold_ - mmc.pair_distance(PAIRS))
 
@@ -175,6 +186,7 @@ def test_covariance_init_scales_with_the_data():
     assert _ratio(M1) == pytest.approx(_ratio(MMC().fit(PAIRS, Y).get_mahalanobis_matrix()), rel=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # max_iter=3
 def test_random_init_is_seeded():
     a = MMC(init="random", random_state=0, max_iter=3).fit(PAIRS, Y)
     b = MMC(init="random", random_state=0, max_iter=3).fit(PAIRS, Y)

@@ -151,9 +151,12 @@ def test_supervised_defaults_never_fail_where_metric_learn_does(load):
 
 # ---------------------------------------------------------------- details
 def test_scale_is_handled_exactly():
-    # with the prior negligible, the metric scales as 1 / (data scale)^2, exactly for powers of two
-    big = SDML(sparsity_param=0.0).fit(PAIRS * 2.0**500, Y).get_mahalanobis_matrix()
-    assert np.all(np.isfinite(big)) and big.max() > 0
+    # data times 2**510 with the prior inverse times 2**1020 is the same problem (alpha = 0): the
+    # map is exactly 2**-510 times the original one, though the squared differences overflow float64
+    small = SDML(sparsity_param=0.0, prior=np.eye(4)).fit(PAIRS, Y)
+    big = SDML(sparsity_param=0.0, prior=np.eye(4) * 2.0**-1020).fit(PAIRS * 2.0**510, Y)
+    np.testing.assert_array_equal(big.components_, np.ldexp(small.components_, -510))
+    assert big.psd_floor_ == small.psd_floor_ == 0.01
     est = SDML().fit(PAIRS * 1e150, Y)
     assert np.all(np.isfinite(est.pair_distance(PAIRS * 1e150)))
     tiny = SDML().fit(PAIRS * 1e-150, Y).get_mahalanobis_matrix()  # prior dominates: about I
@@ -179,9 +182,11 @@ def test_covariance_prior_is_metric_learns():
     points = np.unique(PAIRS.reshape(-1, 4), axis=0)
     C = sdml_input(DIFF, Y, np.cov(points, rowvar=False), 1e-4)
     assert est.psd_floor_ == 0.0
-    # the objective of the result is that of scikit-learn's solver on metric-learn's input
+    M = est.get_mahalanobis_matrix()
+    np.testing.assert_allclose(est.objective_, _objective(M, C), rtol=1e-10)
+    # as good as scikit-learn's solver on metric-learn's input
     _, P = graphical_lasso(C, alpha=0.01)
-    assert est.objective_ <= _objective(P, C) + 1e-8 * abs(_objective(P, C))
+    assert _objective(M, C) <= _objective(P, C) + 1e-8 * abs(_objective(P, C))
 
 
 def test_prior_array_must_be_positive_definite():
