@@ -39,9 +39,10 @@ Unbounded problems. If similar pairs do not vary along a direction in which
 dissimilar pairs do, both objectives are unbounded (weight that direction
 without limit). The solvers then raise the eigenvalues of ``S`` (the
 entries of ``s``) that are below ``1e-8`` times the largest to that floor,
-with a ``UserWarning``; the solution then weights those directions by about
-``1e4`` relative to the others (the limit of the unbounded problem: similar
-pairs at distance zero, as in null-space discriminant analysis).
+with a ``UserWarning``; the solution then gives those directions a large
+weight (up to about ``1e8`` times the others in ``M``), approaching the
+limit of the unbounded problem: similar pairs at distance zero, as in
+null-space discriminant analysis.
 
 E. P. Xing, A. Y. Ng, M. I. Jordan and S. Russell, "Distance metric learning,
 with application to clustering with side-information", NIPS 2002.
