@@ -258,7 +258,8 @@ def to_markdown(result):
         "wall seconds (CPU seconds). Euclidean 3-NN error on digits: "
         f"{result['euclidean_error_digits']:.4f}.",
         "",
-        "| learner | library | cold wall s (first-fit CPU s) | warm wall s (CPU s) | iterations | 3-NN error | targets |",
+        "| learner | library | cold wall s (first-fit CPU s) | warm wall s (CPU s) | iterations | 3-NN error "
+        "| targets |",
         "|---|---|---|---|---|---|---|",
     ]
     for entries in result["sections"].values():
