@@ -41,7 +41,9 @@ while len(pos) < 30 or len(neg) < 30:
     i, j = rng.randint(0, len(y), size=2)
     if i == j:
         continue
-    (pos if y[i] == y[j] else neg).append((i, j)) if len(pos if y[i] == y[j] else neg) < 30 else None
+    kind = pos if y[i] == y[j] else neg
+    if len(kind) < 30:
+        kind.append((i, j))
 ind = np.array(pos + neg)
 pairs = X[ind]
 labels = np.r_[np.ones(30), -np.ones(30)]
