@@ -96,6 +96,8 @@ METRIC_LEARN = {
     "LMNN": ("LMNN", {"n_neighbors": 3}, True),
     "NCA": ("NCA", {}, True),
     "ITML_Supervised": ("ITML_Supervised", {}, True),
+    "MMC_Supervised": ("MMC_Supervised", {}, True),
+    "SDML_Supervised": ("SDML_Supervised", {}, True),
     "LFDA": ("LFDA", {"k": 7}, False),
 }
 

@@ -215,7 +215,11 @@ def _pairs_cases():
 # needs both kinds of pairs for its contrastive loss, ITML does not. ITML on pairs
 # keeps the data units (its bounds are in squared data units), so pairs near
 # 1e300 whose squared distances overflow get a ValueError saying to rescale.
+# MMC needs both kinds of pairs (its objective spreads dissimilar pairs under a
+# bound on similar ones) and, like ITML, keeps the data units on pairs near 1e300.
 OVERRIDES = {
+    ("MMC", "only_similar_pairs"): raises("both similar"),
+    ("MMC", "huge_scale_1e300"): raises("overflow; rescale the data"),
     ("RCA", "single_class"): FINITE,
     ("RCA_Supervised", "single_class"): FINITE,
     ("NCA", "single_class"): FINITE,
