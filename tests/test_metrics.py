@@ -207,7 +207,8 @@ def test_skipped_queries_warn_with_their_count():
     Z = np.array([[0.0], [1.0], [5.0], [6.0], [20.0]])
     y = np.array([0, 0, 1, 1, 7])
     with pytest.warns(UndefinedMetricWarning, match=re.escape("map_at_r: 1 of 5 queries skipped: no other "
-                                                              "sample of their class in Z (classes: 7)")):
+                                                              "sample of their class in Z (classes: 7); the score "
+                                                              "averages the other 4.")):
         assert map_at_r(Z, y) == 1.0
     with pytest.warns(UndefinedMetricWarning, match="2 of 2 queries skipped|1 of 2 queries skipped"):
         precision_at_1([[0.0], [5.0]], [0, 3], Z_ref=Z, y_ref=y)
