@@ -6,20 +6,22 @@ kernel ranks each row and reduces it to a few numbers, so memory stays
 O(block_rows * n_ref), never n x n.
 
 References are ranked by (squared distance, reference index): ties go to the
-smaller index, as a stable argsort (and the k-heaps of :mod:`.heap`) order
-them. Only the first ``depth`` ranks are ordered when a query needs no more
-(a selection finds the ``depth``-th smallest distance, then only the
-references at or below it are sorted), so MAP@R costs O(n_ref + R log R) per
-query instead of a full sort.
+smaller index, as a stable argsort and the k-heaps of :mod:`.heap` order
+them. Only the first ``depth`` ranks are ordered when a query needs no more:
+a ``depth``-heap over the row rejects most references with one comparison
+against its root, so P@1, Recall@k and MAP@R cost about O(n_ref) per query
+instead of a full sort (which only the average precision over all ranks
+needs).
 """
 
 import numba
 import numpy as np
 
 from ._options import size_dispatched
+from .heap import empty_heap, heap_push, heap_sort
 
 
-# work: a copy, a selection and a (partial) sort of every row, about 8 operations per distance
+# work: a k-heap pass (or a full sort) over every row, about 8 operations per distance
 @size_dispatched(work=lambda D, *args: D.size * 8)
 def rank_statistics(D, q_codes, r_codes, exclude, n_relevant, depth, first_hit, hits_at_r, sum_at_r, sum_all):
     """Reduce each row of ``D`` (query x reference squared distances) to ranking statistics.
@@ -53,35 +55,26 @@ def rank_statistics(D, q_codes, r_codes, exclude, n_relevant, depth, first_hit, 
         if R <= 0:
             continue
         excl = exclude[row]
-        m = n_ref - 1 if excl >= 0 else n_ref
-        dd = np.empty(m)
-        ii = np.empty(m, dtype=np.int64)
-        p = 0
-        for j in range(n_ref):
-            if j != excl:
-                dd[p] = D[row, j]
-                ii[p] = j
-                p += 1
         want = depth[row]
-        if want < m:
-            # the want-th smallest distance; every reference at or below it, in index order
-            t = np.partition(dd, want - 1)[want - 1]
-            cnt = 0
-            for p in range(m):
-                if dd[p] <= t:
-                    cnt += 1
-            sd = np.empty(cnt)
-            si = np.empty(cnt, dtype=np.int64)
-            cnt = 0
-            for p in range(m):
-                if dd[p] <= t:
-                    sd[cnt] = dd[p]
-                    si[cnt] = ii[p]
-                    cnt += 1
-            order = np.argsort(sd, kind="mergesort")  # stable: ties keep index order
-            ranked = si[order[:want]]
+        if want < n_ref - (1 if excl >= 0 else 0):
+            # the want nearest by (distance, index): a k-heap, most references rejected against its root
+            hd, hi = empty_heap(want)
+            for j in range(n_ref):
+                if j != excl:
+                    heap_push(hd, hi, D[row, j], j)
+            heap_sort(hd, hi)
+            ranked = hi
         else:
-            order = np.argsort(dd, kind="mergesort")
+            m = n_ref - 1 if excl >= 0 else n_ref
+            dd = np.empty(m)
+            ii = np.empty(m, dtype=np.int64)
+            p = 0
+            for j in range(n_ref):
+                if j != excl:
+                    dd[p] = D[row, j]
+                    ii[p] = j
+                    p += 1
+            order = np.argsort(dd, kind="mergesort")  # stable: ties keep index order
             ranked = ii[order]
         c = q_codes[row]
         hits = 0
