@@ -52,8 +52,9 @@ Protocol
 Outputs (in ``--out``, default ``benchmarks/results``): ``results.md`` (markdown
 tables), ``results.csv`` (one row per dataset and method: error, P@1,
 R-precision, MAP@R, fit time), ``runs.csv`` (one row per split),
-``error_table.csv`` and ``retrieval_table.csv`` (the 3-NN error and the
-MAP@R tables, for the docs), ``few_shot.csv`` (one row per dataset, method
+``error_table.csv`` (the 3-NN error table) and ``retrieval_table.csv`` (per
+dataset the 3-NN error, P@1, R-precision and MAP@R of every method), for the
+docs, ``few_shot.csv`` (one row per dataset, method
 and shot), ``few_shot_runs.csv`` (per class split) and ``few_shot_table.csv``
 (for the docs), ``errors.png`` (error bars per dataset), ``map_at_r.png``
 (MAP@R per dataset and method), ``few_shot.png`` and ``speedup.png`` (each
@@ -693,6 +694,22 @@ def retrieval_table(summary, info, key="map_at_r", *, bold=False):
     return rows
 
 
+def scores_table(summary, info):
+    """Rows of the docs' score table: per dataset, the 3-NN error, P@1, R-precision and MAP@R of every method."""
+    rows = []
+    error_rows = {r["dataset"]: r for r in error_table(summary, info)}
+    per_key = {key: {r["dataset"]: r for r in retrieval_table(summary, info, key)} for key in RETRIEVAL}
+    for d, err in error_rows.items():
+        first = per_key["map_at_r"][d]
+        rows.append({"dataset": d, "n_test": first["n_test"], "score": f"{N_NEIGHBORS}-NN error",
+                     **{m: v for m, v in err.items() if m not in ("dataset", "n_train", "d", "split")}})
+        for key, title in RETRIEVAL.items():
+            r = per_key[key][d]
+            rows.append({"dataset": d, "n_test": r["n_test"], "score": title,
+                         **{m: v for m, v in r.items() if m not in ("dataset", "n_test", "split")}})
+    return rows
+
+
 def few_shot_table(few, *, bold=False):
     """Rows of the few-shot table (dataset and shot x method, 'mean ± std' accuracy)."""
     keys = list(dict.fromkeys((r["dataset"], r["k_shot"]) for r in few))
@@ -836,7 +853,7 @@ def main(argv=None):
     write_csv(out / "results.csv", summary)
     write_csv(out / "runs.csv", runs)
     write_csv(out / "error_table.csv", error_table(summary, info))
-    write_csv(out / "retrieval_table.csv", retrieval_table(summary, info, "map_at_r"))
+    write_csv(out / "retrieval_table.csv", scores_table(summary, info))
     few = info.get("few_shot")
     if few:
         write_csv(out / "few_shot.csv", few)
@@ -857,7 +874,7 @@ def main(argv=None):
         dest = Path(args.merge_into)
         write_csv(dest / "results.csv", merged)
         write_csv(dest / "error_table.csv", error_table(merged, merged_info))
-        write_csv(dest / "retrieval_table.csv", retrieval_table(merged, merged_info, "map_at_r"))
+        write_csv(dest / "retrieval_table.csv", scores_table(merged, merged_info))
         if few:
             old_few = read_few_shot(dest)
             merged_few = merge_results(old_few, few, key=("dataset", "method", "k_shot"))

@@ -49,9 +49,11 @@ def test_smoke_suite_writes_sane_results(tmp_path):
     assert "| iris | 105 | 4 | 70/30 |" in md
     assert "### MAP@R of the embedded test part, leave-one-out" in md and "| iris | 45 | 70/30 |" in md
     with open(tmp_path / "retrieval_table.csv") as fh:
-        table = {r["dataset"]: r for r in csv.DictReader(fh)}
-    assert table["iris"]["LDA"] == (f"{float(cell[('iris', 'LDA')]['map_at_r_mean']):.3f} ± "
-                                    f"{float(cell[('iris', 'LDA')]['map_at_r_std']):.3f}")
+        table = {(r["dataset"], r["score"]): r for r in csv.DictReader(fh)}
+    assert [s for d, s in table if d == "iris"] == ["3-NN error", "P@1", "R-precision", "MAP@R"]
+    assert table[("iris", "MAP@R")]["LDA"] == (f"{float(cell[('iris', 'LDA')]['map_at_r_mean']):.3f} ± "
+                                               f"{float(cell[('iris', 'LDA')]['map_at_r_std']):.3f}")
+    assert table[("wine", "P@1")]["n_test"] == "54" and table[("wine", "3-NN error")]["RCA"].startswith("0.")
     with open(tmp_path / "runs.csv") as fh:
         run_rows = list(csv.DictReader(fh))
     assert len(run_rows) == 2 * len(rows)
