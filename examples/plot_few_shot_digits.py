@@ -77,7 +77,8 @@ for c in range(5):
     ax.scatter(*Zq.T, s=18, color=colors[c], label=f"digit {y[support[c, 0]]}")
     ax.scatter(*Z[support[c]].T, s=70, facecolors="none", edgecolors=colors[c], linewidths=1.5)
     ax.scatter(*protos[c], marker="*", s=350, color=colors[c], edgecolors="k")
-ax.set_title(f"5-way 5-shot episode in LFDA(n_components=2) of 0-4: {correct}/75 queries right")
+ax.set_title(f"a 5-way 5-shot episode in LFDA(n_components=2) learned on 0-4\n"
+             f"{correct} of 75 queries nearest to their prototype", fontsize=10)
 ax.set_xlabel("LFDA component 1")
 ax.set_ylabel("LFDA component 2")
 ax.legend(loc="best", fontsize=8)
