@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-FIELDS = ("dataset", "method", "source", "split", "split_index", "n_fit", "error", "fit_time",
+# a cell's scores (``evaluate`` returns them): the k-NN error and the retrieval scores
+SCORES = ("error", "p_at_1", "r_precision", "map_at_r")
+FIELDS = ("dataset", "method", "source", "split", "split_index", "n_fit", *SCORES, "fit_time",
           "convergence_warnings", "status")
 DISTRIBUTED_EXTRA = 'the Dask runner needs the "distributed" extra: pip install -e ".[distributed]"'
 
@@ -34,7 +36,7 @@ def run_cell(splits, method, index, max_train, time_limit, evaluate):
 
     ``splits`` is the dataset's list of scaled ``(label, X_train, y_train,
     X_test, y_test)``; ``evaluate(transform, X_train, y_train, X_test,
-    y_test)`` returns the test error. Returns one :data:`FIELDS` row (without
+    y_test)`` returns the :data:`SCORES`. Returns one :data:`FIELDS` row (without
     ``dataset``); a failure is a row with ``status`` 'failed: ...' or 'timeout: ...'.
     """
     from .suite import subsample
@@ -43,11 +45,12 @@ def run_cell(splits, method, index, max_train, time_limit, evaluate):
     seed = index if label != "official" else 0
     Xf, yf = subsample(Xtr, ytr, max_train if method.capped else None, seed)
     row = {"method": method.name, "source": method.source, "split": label, "split_index": index,
-           "n_fit": Xf.shape[0], "error": np.nan, "fit_time": np.nan, "convergence_warnings": 0,
-           "status": "ok"}
+           "n_fit": Xf.shape[0], **dict.fromkeys(SCORES, np.nan), "fit_time": np.nan,
+           "convergence_warnings": 0, "status": "ok"}
     try:
         transform, fit_time, n_warn = method.fit_transformer(Xf, yf, seed, time_limit)
-        row.update(error=float(evaluate(transform, Xtr, ytr, Xts, yts)), fit_time=float(fit_time),
+        scores = evaluate(transform, Xtr, ytr, Xts, yts)
+        row.update({k: float(scores[k]) for k in SCORES}, fit_time=float(fit_time),
                    convergence_warnings=int(n_warn))
     except Exception as exc:  # one failing method must not stop the suite
         kind = "timeout" if "Timeout" in type(exc).__name__ else "failed"
@@ -83,7 +86,7 @@ class CellLog:
                 for row in csv.DictReader(fh):
                     for key in ("split_index", "n_fit", "convergence_warnings"):
                         row[key] = int(row[key])
-                    for key in ("error", "fit_time"):
+                    for key in (*SCORES, "fit_time"):
                         row[key] = float(row[key])
                     self.done[(row["dataset"], row["method"], row["split_index"])] = row
         elif self.path.exists():

@@ -20,11 +20,12 @@ _FIT = r"""
 import json, sys, warnings
 import numpy as np
 from shallowml import LMNN, NCA, ITML_Supervised, LinearSiamese_Supervised
+from shallowml.metrics import retrieval_scores
 from shallowml.utils.warmup import kernel_cache_stats
 warnings.simplefilter("ignore")
 rng = np.random.RandomState(0)
 out = {}
-for n in (90, 1500):  # 1500 rows: LMNN and NCA switch to their parallel variants
+for n in (90, 1500):  # 1500 rows: LMNN, NCA and the retrieval metrics switch to their parallel variants
     X = rng.randn(n, 6)
     y = np.arange(n) % 3
     X[:, :3] += 2.0 * np.eye(3)[y]
@@ -32,6 +33,9 @@ for n in (90, 1500):  # 1500 rows: LMNN and NCA switch to their parallel variant
                 ITML_Supervised(max_iter=20, random_state=0),
                 LinearSiamese_Supervised(max_iter=2, random_state=0)):
         out[f"{type(est).__name__}-{n}"] = est.fit(X, y).components_.tolist()
+    # the retrieval metrics' kernels: leave-one-out (full sort) and a reference set (partial ranking)
+    out[f"metrics-{n}"] = [retrieval_scores(X, y), retrieval_scores(X[:50], y[:50], Z_ref=X, y_ref=y,
+                                                                     average_precision=False)]
 out["stats"] = kernel_cache_stats()
 print(json.dumps(out))
 """
@@ -48,6 +52,7 @@ def _run(code, env_extra=None, timeout=900):
 def test_fresh_processes_load_every_kernel_from_the_cache():
     first = _run(_FIT)  # compiles what is not cached yet
     assert first["stats"]["parallel_used"] > 0, "the larger inputs must run parallel variants"
+    assert first["metrics-1500"][0]["n_queries"] == 1500
     results = {}
     for threads in ("1", "2"):
         res = _run(_FIT, {"NUMBA_NUM_THREADS": threads})
