@@ -19,19 +19,21 @@ import pytest
 _FIT = r"""
 import json, sys, warnings
 import numpy as np
-from shallowml import LMNN, NCA, ITML_Supervised, LinearSiamese_Supervised
+from shallowml import LMNN, MLKR, NCA, ITML_Supervised, LinearSiamese_Supervised
+from shallowml.supervision import input_kind
 from shallowml.utils.warmup import kernel_cache_stats
 warnings.simplefilter("ignore")
 rng = np.random.RandomState(0)
 out = {}
-for n in (90, 1500):  # 1500 rows: LMNN and NCA switch to their parallel variants
+for n in (90, 1500):  # 1500 rows: LMNN, NCA and MLKR switch to their parallel variants
     X = rng.randn(n, 6)
     y = np.arange(n) % 3
     X[:, :3] += 2.0 * np.eye(3)[y]
     for est in (LMNN(max_iter=8, random_state=0), NCA(max_iter=8, random_state=0),
                 ITML_Supervised(max_iter=20, random_state=0),
-                LinearSiamese_Supervised(max_iter=2, random_state=0)):
-        out[f"{type(est).__name__}-{n}"] = est.fit(X, y).components_.tolist()
+                LinearSiamese_Supervised(max_iter=2, random_state=0), MLKR(max_iter=8, random_state=0)):
+        target = X[:, 0] - X[:, 1] ** 2 if input_kind(est) == "regression" else y
+        out[f"{type(est).__name__}-{n}"] = est.fit(X, target).components_.tolist()
 out["stats"] = kernel_cache_stats()
 print(json.dumps(out))
 """
