@@ -164,8 +164,14 @@ def _run_kernel(Z, y, rows, from_products):
     block = np.dot(Z[rows], Z.T) if from_products else np.full((rows.size, n), np.nan)
     err = np.full(rows.size, np.nan)
     wz = np.full((rows.size, k), np.nan)
+    nz_index = np.full((rows.size, n), -1, dtype=np.int32)
+    nz_count = np.full(rows.size, -1, dtype=np.int64)
     mlkr_block_weights(block, Z, np.ascontiguousarray(Z.T), np.einsum("ij,ij->i", Z, Z), from_products,
-                       rows, y, err, wz)
+                       rows, y, err, wz, nz_index, nz_count)
+    # the listed columns are ascending and cover every non-zero weight
+    for r in range(rows.size):
+        listed = nz_index[r, : nz_count[r]]
+        assert np.all(np.diff(listed) > 0) and set(np.flatnonzero(block[r])) <= set(listed.tolist())
     return block, err, wz
 
 

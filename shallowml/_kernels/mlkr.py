@@ -13,8 +13,10 @@ zero, as in :mod:`shallowml._kernels.nca`.
 
 Rows are processed in parallel (serially for small blocks); each row only
 writes its own row of the block and its own output entries, so results do not
-depend on the number of threads. ``W^T Z`` is accumulated by
-:func:`shallowml._kernels.nca.accumulate_transposed`.
+depend on the number of threads. The kernel also lists each row's
+non-negligible columns, so that once the softmax is sharp (most weights
+zero) the later passes, and the accumulation of ``W^T Z`` by
+:func:`accumulate_transposed_sparse`, visit only those.
 """
 
 import numba
@@ -29,15 +31,16 @@ _PARALLEL_MIN_PAIRS = 2**17
 
 
 @size_dispatched(work=lambda block, *_: block.size, min_work=_PARALLEL_MIN_PAIRS)
-def mlkr_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, err_out, wz_out):
+def mlkr_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, err_out, wz_out, nz_index, nz_count):
     """MLKR gradient weights of a block of anchor rows.
 
     Parameters
     ----------
     block : ndarray of shape (b, n), float64
         Output: the weights ``W[rows[r], j]`` (zero on the diagonal
-        ``j == rows[r]``). On entry, the inner products ``<z_rows[r], z_j>``
-        when ``from_products``, else ignored.
+        ``j == rows[r]`` and wherever the kernel weight is negligible). On
+        entry, the inner products ``<z_rows[r], z_j>`` when
+        ``from_products``, else ignored.
     Z : ndarray of shape (n, k)
         Embedded samples.
     ZT : ndarray of shape (k, n)
@@ -55,7 +58,14 @@ def mlkr_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, err_out, 
     err_out : ndarray of shape (b,)
         Receives ``e_i = yhat_i - y_i``.
     wz_out : ndarray of shape (b, k)
-        Receives ``(W Z)[rows]``, summed over the non-zero weights only.
+        Receives ``(W Z)[rows]``.
+    nz_index : ndarray of int32 of shape (b, n)
+        Receives, in its first ``nz_count[r]`` entries of row ``r``, the
+        columns ``j`` (ascending) whose kernel weight is not negligible: the
+        only ones where ``block[r, j]`` may be non-zero. Once the softmax is
+        sharp they are few, and the later passes (here and in
+        :func:`accumulate_transposed_sparse`) visit only them.
+    nz_count : ndarray of int64 of shape (b,)
 
     Notes
     -----
@@ -83,25 +93,32 @@ def mlkr_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, err_out, 
                 for j in range(n):
                     diff = a - zf[j]
                     row[j] += diff * diff
+        row[i] = big  # not its own neighbour
         dmin = big
         for j in range(n):
-            if j != i and row[j] < dmin:
+            if row[j] < dmin:
                 dmin = row[j]
         acc = wz_out[r]
         acc[:] = 0.0
         if not dmin < big:
-            for j in range(n):
-                row[j] = 0.0
+            row[:] = 0.0
+            nz_count[r] = 0
             err_out[r] = -y[i]
             continue
+        # keep the columns with exp(dmin - d) > exp(-50); zero the others
+        index = nz_index[r]
+        m = 0
+        for j in range(n):
+            if dmin - row[j] > _LOG_NEGLIGIBLE:
+                index[m] = j
+                m += 1
+            else:
+                row[j] = 0.0
         s = 0.0
         sy = 0.0
-        for j in range(n):
-            if j == i:
-                row[j] = 0.0
-                continue
-            t = dmin - row[j]
-            e = np.exp(t) if t > _LOG_NEGLIGIBLE else 0.0
+        for q in range(m):
+            j = index[q]
+            e = np.exp(dmin - row[j])
             row[j] = e
             s += e
             sy += e * y[j]
@@ -109,14 +126,55 @@ def mlkr_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, err_out, 
         yhat = sy / s
         err = yhat - y[i]
         scale = err / s
-        for j in range(n):
-            e = row[j]
-            if e == 0.0:
-                continue
-            w = e * scale * (y[j] - yhat)
+        for q in range(m):
+            j = index[q]
+            w = row[j] * scale * (y[j] - yhat)
             row[j] = w
             if w == 0.0:
                 continue
             for f in range(k):
                 acc[f] += w * Z[j, f]
+        nz_count[r] = m
         err_out[r] = err
+
+
+@size_dispatched(work=lambda block, nz_index, nz_count, Zb, *_: int(nz_count.sum()) * (Zb.shape[1] + 1),
+                 min_work=_PARALLEL_MIN_PAIRS * 8)
+def accumulate_transposed_sparse(block, nz_index, nz_count, Zb, out, tile=64):
+    """``out[:, :k] += W_B^T Z_B`` and ``out[:, k] += W_B^T 1``, visiting the listed columns only.
+
+    ``block`` holds ``W_B`` (b x n), non-zero only at the first
+    ``nz_count[r]`` columns listed (ascending) in ``nz_index[r]``; ``Zb`` the
+    embedded anchors (b x k); ``out`` is (n x (k + 1)). Columns are split
+    into tiles of ``tile``; each tile owns its output rows and sums over the
+    anchors in order (the same order and terms as a dense pass skipping
+    zeros), so writes are disjoint and the result does not depend on the
+    number of threads.
+    """
+    b, n = block.shape
+    k = Zb.shape[1]
+    n_tiles = (n + tile - 1) // tile
+    for t in numba.prange(n_tiles):
+        j0 = t * tile
+        j1 = min(j0 + tile, n)
+        for r in range(b):
+            index = nz_index[r]
+            m = nz_count[r]
+            # first listed column >= j0 (the list is sorted)
+            lo, hi = 0, m
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if index[mid] < j0:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            for q in range(lo, m):
+                j = index[q]
+                if j >= j1:
+                    break
+                w = block[r, j]
+                if w == 0.0:
+                    continue
+                for f in range(k):
+                    out[j, f] += w * Zb[r, f]
+                out[j, k] += w

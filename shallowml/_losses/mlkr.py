@@ -23,8 +23,7 @@ in memory.
 
 import numpy as np
 
-from .._kernels.mlkr import mlkr_block_weights
-from .._kernels.nca import accumulate_transposed
+from .._kernels.mlkr import accumulate_transposed_sparse, mlkr_block_weights
 from .nca import _PRODUCTS_ABOVE, default_block_rows
 
 
@@ -42,7 +41,7 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
         before use; it scales as ``y^2``.
     block_rows : int, default=None
         Rows per block; peak extra memory is ``block_rows * n_samples``
-        float64 values. Default
+        float64 values and as many int32 column indices. Default
         :func:`shallowml._losses.nca.default_block_rows` (about 32 MiB).
 
     Returns
@@ -82,7 +81,7 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
     Z = np.ascontiguousarray(Z)
     from_products = k > _PRODUCTS_ABOVE
     ZT = np.ascontiguousarray(Z.T)
-    sq_norms = np.einsum("ij,ij->i", Z, Z)
+    sq_norms = np.einsum("ij,ij->i", Z, Z) if from_products else ZT[0]  # (unused without products)
     if block_rows is None:
         block_rows = default_block_rows(n)
     block_rows = int(max(1, min(block_rows, max(n, 1))))
@@ -92,6 +91,8 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
     WtZ1 = np.zeros((n, k + 1))
     err = np.empty(n)
     buf = np.empty((block_rows, n))
+    nz_index = np.empty((block_rows, n), dtype=np.int32)
+    nz_count = np.empty(block_rows, dtype=np.int64)
     wz = np.empty((block_rows, k))
     all_rows = np.arange(n, dtype=np.int64)
     for start in range(0, n, block_rows):
@@ -101,9 +102,10 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
         Zb = Z[start : start + b]
         if from_products:
             np.dot(Zb, Z.T, out=block)
-        mlkr_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, err[start : start + b], wz[:b])
+        mlkr_block_weights(block, Z, ZT, sq_norms, from_products, rows, y, err[start : start + b], wz[:b],
+                           nz_index[:b], nz_count[:b])
         AZ[start : start + b] += wz[:b]
-        accumulate_transposed(block, Zb, WtZ1, 64)
+        accumulate_transposed_sparse(block, nz_index[:b], nz_count[:b], Zb, WtZ1, 64)
     AZ += WtZ1[:, :k]
     AZ -= WtZ1[:, k : k + 1] * Z
     loss = float(err @ err)
