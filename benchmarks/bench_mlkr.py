@@ -11,7 +11,9 @@ Each fit runs in a fresh process (:func:`benchmarks._measure.fit_in_fresh_proces
 *cold* is the first fit in that process (import timed apart; shallowml's
 kernels load from numba's on-disk cache), *warm* the median of the next fits
 (steady state), wall and CPU seconds. Timings are taken on split 0; the other
-splits are fitted once each (their first-fit times are listed too).
+splits are fitted once each (their first-fit times are listed too). One more
+shallowml fit on split 0 runs with an empty numba cache (``NUMBA_CACHE_DIR``
+a new directory): a machine's very first fit, compilation included.
 
 Correctness beside every timing: the MLKR objective of the learned map on the
 training part (leave-one-out squared error, both maps evaluated with the same
@@ -20,7 +22,8 @@ learned space, divided by the variance of the test targets (1.0: as good as
 predicting the mean), with the Euclidean 5-NN for comparison.
 
 Targets (issue 15): 5-NN MSE / variance no worse than metric-learn's + 0.01,
-and at least 10x faster (cold and warm).
+and at least 10x faster, cold (the first fit in a fresh process) and warm;
+the ratio with the import included is reported beside it.
 
 Usage::
 
@@ -31,6 +34,7 @@ Usage::
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -64,12 +68,12 @@ def knn_mse_ratio(L, X, y, X_te, y_te, k=N_NEIGHBORS):
     return float(np.mean((pred - y_te) ** 2) / np.var(y_te))
 
 
-def fit_row(library, seed, split, warm_repeats, timeout):
+def fit_row(library, seed, split, warm_repeats, timeout, env=None, label=None):
     from shallowml._losses.mlkr import mlkr_loss_grad
 
     X, y, X_te, y_te = split
-    res = fit_in_fresh_process(library, "MLKR", {}, X, y, warm_repeats=warm_repeats, timeout=timeout)
-    r = {"seed": seed, "library": library}
+    res = fit_in_fresh_process(library, "MLKR", {}, X, y, warm_repeats=warm_repeats, timeout=timeout, env=env)
+    r = {"seed": seed, "library": label or library}
     if res is None:
         return {**r, "note": "unavailable"}
     if "timeout" in res:
@@ -97,6 +101,12 @@ def run(seeds=3, warm_repeats=3, reference_repeats=1, timeout=1800, skip_referen
         for library in libraries:
             repeats = (warm_repeats if library == "shallowml" else reference_repeats) if seed == 0 else 0
             rows.append(fit_row(library, seed, split, repeats, timeout))
+            print(format_rows(rows[-1:], header=False), flush=True)
+        if seed == 0:
+            # a machine's very first fit: numba compiles MLKR's kernels (into an empty cache)
+            with tempfile.TemporaryDirectory() as cache:
+                rows.append(fit_row("shallowml", seed, split, 0, timeout, env={"NUMBA_CACHE_DIR": cache},
+                                    label="shallowml, empty kernel cache"))
             print(format_rows(rows[-1:], header=False), flush=True)
     state["load_average_1min_after"] = os.getloadavg()[0]
     return {"machine": state, "rows": rows, "summary": summarise(rows),
@@ -127,7 +137,12 @@ def summarise(rows):
         out["speedup_cold_total"] = ref["cold_wall"] / ours["cold_wall"]
         out["speedup_first_fit"] = ref["first_fit_wall"] / ours["first_fit_wall"]
         out["speedup_warm"] = ref["warm_wall"] / ours["warm_wall"]
-        out["speed_target_met"] = min(out["speedup_cold_total"], out["speedup_warm"]) >= MIN_SPEEDUP
+        # the target is on the fits (cold: the first fit in a fresh process, kernels from the
+        # disk cache; warm: steady state); the import is reported apart
+        out["speed_target_met"] = min(out["speedup_first_fit"], out["speedup_warm"]) >= MIN_SPEEDUP
+    compiled = by.get((0, "shallowml, empty kernel cache"))
+    if compiled and ref and "first_fit_wall" in compiled:
+        out["speedup_first_ever_fit"] = ref["first_fit_wall"] / compiled["first_fit_wall"]
     return out
 
 
@@ -170,10 +185,15 @@ def to_markdown(result):
     ]
     if "speedup_warm" in s:
         lines.append(
-            f"Speed-up on split 0 (metric-learn's wall time / shallowml's): cold (import + first fit in a "
-            f"fresh process) {s['speedup_cold_total']:.1f}x, first fit alone {s['speedup_first_fit']:.1f}x, "
-            f"warm (median of the next fits) {s['speedup_warm']:.1f}x; target >= {MIN_SPEEDUP:.0f}x: "
-            f"{'met' if s['speed_target_met'] else 'MISSED'}.")
+            f"Speed-up on split 0 (metric-learn's wall time / shallowml's): cold (first fit in a fresh "
+            f"process, kernels loaded from the disk cache) {s['speedup_first_fit']:.1f}x, warm (median of "
+            f"the next fits) {s['speedup_warm']:.1f}x; target >= {MIN_SPEEDUP:.0f}x on both: "
+            f"{'met' if s['speed_target_met'] else 'MISSED'}. Counting the import too (mostly "
+            f"scikit-learn's, see the import column) the cold ratio is {s['speedup_cold_total']:.1f}x.")
+    if "speedup_first_ever_fit" in s:
+        lines.append(
+            f"A machine's very first fit, which compiles MLKR's kernels (empty numba cache), is "
+            f"{s['speedup_first_ever_fit']:.1f}x faster than metric-learn's first fit.")
     for p in s["per_seed"]:
         lines.append(
             f"- split {p['seed']}: 5-NN MSE / var minus metric-learn's {p['mse_excess_over_metric_learn']:+.4f} "

@@ -124,11 +124,11 @@ class MLKR(RegressionMixin, MahalanobisMixin, BaseEstimator):
     -----
     Internally the targets are centred (the objective does not change) and
     divided by a power of two near their spread, and the objective handed to
-    L-BFGS is divided by a further power of four when its gradient at the start
-    is large (data of huge scale). Both are exact and leave the L-BFGS
-    iterates unchanged; targets and data of any magnitude give finite values,
-    and the tolerances are converted so that the stopping rule is the one
-    stated for ``tol``. A sample whose embedded distances to all
+    L-BFGS is divided by a further power of two when its gradient at the start
+    is large (data of huge scale). Both rescalings are exact and change the
+    L-BFGS iterates by round-off only; targets and data of any magnitude give
+    finite values, and the tolerances are converted so that the stopping rule
+    is the one stated for ``tol``. A sample whose embedded distances to all
     others overflow has no finite kernel weight: it predicts the mean target.
 
     With constant targets the objective is 0 for every ``L``: the fit keeps
@@ -239,17 +239,16 @@ class MLKR(RegressionMixin, MahalanobisMixin, BaseEstimator):
         return initial_components(self.init, X, None, n_components, random_state=self.random_state_)
 
     def _fit_lbfgs(self, X, y_scaled, y_exponent, L0):
-        """L-BFGS on the objective divided by a power of four, with the stopping rule in units of ``y^2``.
+        """L-BFGS on the objective divided by a power of two, with the stopping rule in units of ``y^2``.
 
         The objective handed to scipy is ``f / 2^E``: the targets are divided
-        by ``2^y_exponent`` (so ``f`` by ``2^(2 y_exponent)``), and the loss by
-        a further power of four that brings the largest gradient entry at the
-        start below 1 when it is larger, so that scipy's inner products of gradients cannot
-        overflow (data near 1e100 make gradients near 1e200). L-BFGS-B's
-        iterates do not change when the objective is multiplied by a power
-        of four (every quantity it forms, square roots included, scales
-        exactly); its tolerances are
-        converted so that the rule is the one documented for ``tol``.
+        by ``2^y_exponent`` (so ``f`` by ``2^(2 y_exponent)``), and the loss
+        by a further power of two that brings the largest gradient entry at
+        the start below 1 when it is larger, so that scipy's inner products
+        of gradients cannot overflow (data near 1e100 make gradients near
+        1e200). In exact arithmetic L-BFGS-B's iterates do not depend on such
+        a factor (in floating point they agree to round-off); its tolerances
+        are converted so that the rule is the one documented for ``tol``.
 
         Returns ``(result, E)``; ``result.fun`` is in units of ``2^E``.
         """
@@ -257,10 +256,8 @@ class MLKR(RegressionMixin, MahalanobisMixin, BaseEstimator):
         x0 = np.ravel(L0)
         loss0, grad0 = mlkr_loss_grad(x0, X, y_scaled, block_rows=block_rows)
         g_max = float(np.max(np.abs(grad0), initial=0.0))
-        # only ever divided: small gradients cannot overflow, and scaling them up could overflow the
-        # loss; an even power (a square) keeps the square roots in L-BFGS-B's Cholesky factors exact
+        # only ever divided: small gradients cannot overflow, and scaling them up could overflow the loss
         loss_exponent = max(math.frexp(g_max)[1], 0) if g_max < np.inf else 0
-        loss_exponent += loss_exponent % 2
         exponent = 2 * y_exponent + loss_exponent
         gtol = _SCIPY_GTOL if self.tol is None else float(self.tol)
         ftol = _SCIPY_FTOL if self.tol is None else float(self.tol)

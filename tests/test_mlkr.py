@@ -94,15 +94,18 @@ def test_default_fit_reaches_metric_learn_optimum(ref):
     np.testing.assert_allclose(M, M_ml, atol=1e-3 * np.abs(M_ml).max())
 
 
-def test_capped_fit_on_diabetes_is_at_least_as_good_as_metric_learn(ref):
-    # neither converges within max_iter=1000 on 120 diabetes samples; recorded:
-    # metric-learn 73830.07, shallowml 73208.95 (L-BFGS paths agree to 1e-12 for the
-    # first iterations and then drift apart by round-off, so the capped values differ)
+def test_capped_fit_on_diabetes_makes_the_same_progress_as_metric_learn(ref):
+    # neither library converges within max_iter=1000 on 120 diabetes samples. The two
+    # L-BFGS paths agree to 1e-12 over the first iterations, then drift apart by round-off
+    # (the objective is not convex), so which one ends lower is a matter of luck: seen
+    # 0.99 to 1.02 times metric-learn's value here and on the diabetes benchmark splits
     X, y = ref["diabetes_X"], ref["diabetes_y"]
     assert not bool(ref["diabetes_fit_converged"])
     with pytest.warns(ConvergenceWarning, match="did not converge after 1000 iterations"):
         est = MLKR().fit(X, y)
-    assert est.objective_ <= float(ref["diabetes_fit_objective"])
+    ml = float(ref["diabetes_fit_objective"])
+    start = mlkr_loss_grad(np.eye(X.shape[1]).ravel(), X, y)[0]
+    assert est.objective_ <= 1.05 * ml < start
 
 
 @pytest.mark.parametrize("shape", [(4, 4), (2, 4), (1, 4), (40, 4)])
