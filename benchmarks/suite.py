@@ -266,14 +266,23 @@ atexit.register(_WORKER.close)  # also on Ctrl-C; an orphaned worker exits after
 
 
 def shallowml_methods(names=None):
-    """One :class:`Method` per public shallowml estimator fitted on labelled samples."""
-    from shallowml.utils.discovery import all_estimators, sample_form
+    """One :class:`Method` per public shallowml estimator fitted on labelled samples.
+
+    Learners on real targets (input kind 'regression', e.g. MLKR) have no
+    place in a classification protocol: they are left out, with a message
+    when asked for by name (``benchmarks/bench_mlkr.py`` measures MLKR).
+    """
+    from shallowml.utils.discovery import all_estimators, input_kind, sample_form
 
     out, seen = [], set()
     for name, cls in all_estimators():
         est = sample_form(cls)
         col = type(est).__name__
         if col in seen or (names and col not in names and name not in names):
+            continue
+        if input_kind(est) == "regression":
+            if names:
+                _log(f"{col} learns from real targets, not classes: not in this classification suite")
             continue
         seen.add(col)
         out.append(Method(col, "shallowml", est, capped="max_iter" in est.get_params()))

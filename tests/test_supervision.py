@@ -12,7 +12,7 @@ from shallowml.utils.discovery import all_estimators
 
 EXPECTED = {
     "Covariance": "unsupervised", "ITML": "pairs", "ITML_Supervised": "classes", "LDA": "classes",
-    "LFDA": "classes", "LMNN": "classes", "LinearSiamese": "pairs",
+    "LFDA": "classes", "LMNN": "classes", "LinearSiamese": "pairs", "MLKR": "regression",
     "LinearSiamese_Supervised": "classes", "NCA": "classes", "RCA": "chunks", "RCA_Supervised": "classes",
 }
 

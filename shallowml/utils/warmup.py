@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .._kernels._options import SizeDispatched, parallel_variants_everywhere
+from ..supervision import input_kind
 
 
 def warm_up(estimator, n_samples=60, n_features=4, n_classes=3):
@@ -33,7 +34,9 @@ def warm_up(estimator, n_samples=60, n_features=4, n_classes=3):
     Parameters
     ----------
     estimator : estimator
-        Unfitted estimator taking ``fit(X, y)`` with class labels.
+        Unfitted estimator taking ``fit(X, y)`` with class labels, or real
+        targets when its ``input_kind`` is 'regression'
+        (:func:`shallowml.supervision.input_kind`).
     n_samples, n_features, n_classes : int
         Size of the random warm-up problem.
 
@@ -52,6 +55,8 @@ def warm_up(estimator, n_samples=60, n_features=4, n_classes=3):
     rng = np.random.RandomState(0)
     X = rng.rand(n_samples, n_features)
     y = np.arange(n_samples) % n_classes
+    if input_kind(estimator) == "regression":
+        y = X @ np.arange(1.0, n_features + 1.0) + 0.1 * rng.standard_normal(n_samples)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
