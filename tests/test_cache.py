@@ -38,9 +38,23 @@ for n in (90, 1500):  # 1500 rows: LMNN, NCA, MLKR and the retrieval metrics swi
     # the retrieval metrics' kernels: leave-one-out (full sort) and a reference set (partial ranking)
     out[f"metrics-{n}"] = [retrieval_scores(X, y), retrieval_scores(X[:50], y[:50], Z_ref=X, y_ref=y,
                                                                      average_precision=False)]
+# LMNN's tiled searches: the parallel variants of their helpers, and the budgeted search
+from shallowml._kernels._options import parallel_variants_everywhere
+from shallowml.utils.warmup import _dispatchers
+with parallel_variants_everywhere():
+    out["LMNN-forced-parallel"] = LMNN(max_iter=8, random_state=0).fit(X[:300], y[:300]).components_.tolist()
+out["LMNN-budget"] = LMNN(max_iter=8, max_impostors=50, random_state=0).fit(X[:300], y[:300]).components_.tolist()
+out["loaded"] = sorted(name for name, disp, _ in _dispatchers() if sum(disp.stats.cache_hits.values()))
 out["stats"] = kernel_cache_stats()
 print(json.dumps(out))
 """
+
+# kernels of the tiled LMNN searches (issue 14) that every later process must load from the cache
+_TILED_LMNN = {
+    "lmnn.impostor_tile", "lmnn.pairs_to_csr", "lmnn.pairs_to_csr[parallel]", "lmnn.csr_sq_dists",
+    "lmnn.csr_sq_dists[parallel]", "lmnn.count_impostors_block", "lmnn.fill_impostors_block",
+    "neighbors.same_class_tile", "neighbors.sort_heaps", "neighbors.sort_heaps[parallel]",
+}
 
 
 def _run(code, env_extra=None, timeout=900):
@@ -61,6 +75,8 @@ def test_fresh_processes_load_every_kernel_from_the_cache():
         stats = res.pop("stats")
         assert stats["misses"] == 0, f"{threads} thread(s): compiled {stats['compiled']}"
         assert stats["hits"] > 0
+        missing = _TILED_LMNN - set(res.pop("loaded"))
+        assert not missing, f"{threads} thread(s): not loaded from the cache: {sorted(missing)}"
         results[threads] = res
     for key in results["1"]:
         np.testing.assert_array_equal(results["1"][key], results["2"][key], err_msg=key)
