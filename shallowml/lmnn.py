@@ -122,10 +122,12 @@ class LMNN(ClassesMixin, MahalanobisMixin, BaseEstimator):
     n_active_triplets_ : int
         Triplets with a positive hinge at the solution.
     approximate_ : bool
-        True when an impostor list exceeded ``max_impostors`` and was cut to
-        each sample's closest impostors: the fit then minimised an
+        True when the final impostor list exceeded ``max_impostors`` and was
+        cut to each sample's closest impostors: the fit then minimised an
         approximation of the objective that ignores the farthest impostors
-        (a ``UserWarning`` says so). False for an exact fit.
+        (a ``UserWarning`` says so). False for an exact fit, including one
+        whose early lists (far from the solution) were cut but whose final
+        search was complete.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when X has string feature names.

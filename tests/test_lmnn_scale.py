@@ -177,3 +177,44 @@ def test_reuse_refused_when_the_bound_does_not_hold():
     L_low = L0.copy()
     L_low[2] = L_low[1]
     assert not _reusable(dict(_reuse_state(L_low, X @ L_low.T, r0, False)), L_low, X @ L_low.T, r0)
+
+
+def _budget_problem():
+    rng = np.random.RandomState(0)
+    y = np.arange(300) % 3
+    X = np.hstack([3.0 * np.eye(3)[y] + 0.3 * rng.randn(300, 3), rng.randn(300, 5)])
+    targets, _ = same_class_neighbors(X, y, 3)
+    return X, y, targets
+
+
+def test_only_a_cut_final_list_makes_the_fit_approximate():
+    import warnings
+
+    from shallowml._solvers.lmnn_rounds import lmnn_active_set
+
+    X, y, targets = _budget_problem()
+    kw = dict(push_weight=0.5, max_iter=500, tol=1e-5)
+    # 3000 pairs: some searches on the way are cut, the final one is complete
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res, _ = lmnn_active_set(X, y, targets, np.eye(8), max_impostors=3000, **kw)
+    assert res.info["n_truncated_searches"] > 0 and not res.info["approximate"]
+    exact, _ = lmnn_active_set(X, y, targets, np.eye(8), max_impostors=10**9, **kw)
+    assert exact.info["n_truncated_searches"] == 0 and not exact.info["approximate"]
+    # 200 pairs: the final list is cut, so the result is approximate, loudly
+    with pytest.warns(UserWarning, match="APPROXIMATE objective"):
+        res, _ = lmnn_active_set(X, y, targets, np.eye(8), max_impostors=200, **kw)
+    assert res.info["approximate"]
+
+
+def test_estimator_records_approximate():
+    import warnings
+
+    from shallowml import LMNN
+
+    X, y, _ = _budget_problem()
+    with pytest.warns(UserWarning, match="approximate_ is True"):
+        assert LMNN(max_impostors=20, init="identity", random_state=0).fit(X, y).approximate_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not LMNN(init="identity", random_state=0).fit(X, y).approximate_

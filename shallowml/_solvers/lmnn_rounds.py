@@ -207,21 +207,11 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     with table.phase("Finding impostors") as progress:
         radius, indptr, indices, dists, truncated = search(prepare(L), progress)
     table.start()
-    warned = False
     converged = False
     message = "maximum number of rounds reached"
     stage = 0
+    n_truncated = int(truncated)
     for rnd in range(_MAX_ROUNDS):
-        if truncated and not warned:
-            warnings.warn(
-                f"{name}: the impostor search found more pairs than max_impostors={budget}; "
-                "each sample keeps only its closest impostors, so this fit minimises an "
-                "APPROXIMATE objective that ignores the farthest ones (approximate_ is True). "
-                "Increase max_impostors (about 40 bytes per pair) for the exact objective.",
-                UserWarning,
-                stacklevel=4,
-            )
-            warned = True
         # short rounds first (L moves most at the start), longer ones later
         round_iter = min(max_iter - state["iter"], _FIRST_ROUND_ITER * 2**rnd)
         state["trace"], state["stalled"] = [], False
@@ -239,6 +229,7 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         what = "impostors from the candidate list" if prepared[3] else "finding impostors"
         with table.phase(f"Round {rnd + 1} done; {what}") as progress:
             radius, indptr, indices, dists, truncated = search(prepared, progress)
+        n_truncated += int(truncated)
         ex_ptr, ex_idx = _exact_subset(radius, indptr, indices, dists)
         complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
         # a round ends early on the tolerance rule, on L-BFGS's own tolerances, or on a
@@ -255,10 +246,24 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         if state["iter"] >= max_iter:
             message = "maximum number of iterations reached"
             break
+    # a list cut to the budget early on (far from the solution, where impostors abound)
+    # is harmless once a later search at L is complete: only a cut final list makes
+    # the result approximate
+    warned = bool(truncated)
+    if warned:
+        warnings.warn(
+            f"{name}: the impostor search found more pairs than max_impostors={budget}; "
+            "each sample keeps only its closest impostors, so this fit minimised an "
+            "APPROXIMATE objective that ignores the farthest ones (approximate_ is True). "
+            "Increase max_impostors (about 40 bytes per pair) for the exact objective.",
+            UserWarning,
+            stacklevel=4,
+        )
     # the final objective with the exact impostor set at x (or the budgeted list)
     loss, _, active = lmnn_evaluate(x, X, targets, indptr, indices, mu, n_components)
     result = SolverResult(x=x, fun=loss, n_iter=state["iter"], converged=converged, message=message,
                           history=history, stopped=state["stopped"],
-                          info={"approximate": warned, "n_searches": state["searches"]})
+                          info={"approximate": warned, "n_searches": state["searches"],
+                                "n_truncated_searches": n_truncated})
     table.finish()
     return result, active
