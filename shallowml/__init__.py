@@ -6,11 +6,13 @@ kernels compile on first use.
 """
 
 from .itml import ITML, ITML_Supervised
+from .lsml import LSML, LSML_Supervised
 from .lmnn import LMNN
 from .nca import NCA
+from .scml import SCML, SCML_Supervised
 from .siamese import LinearSiamese, LinearSiamese_Supervised
 from .whitening import LDA, LFDA, RCA, RCA_Supervised, Covariance
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Covariance", "ITML", "ITML_Supervised", "LDA", "LFDA", "LMNN", "NCA", "LinearSiamese", "LinearSiamese_Supervised", "RCA", "RCA_Supervised", "__version__"]
+__all__ = ["Covariance", "ITML", "ITML_Supervised", "LDA", "LFDA", "LMNN", "LSML", "LSML_Supervised", "NCA", "LinearSiamese", "LinearSiamese_Supervised", "RCA", "RCA_Supervised", "SCML", "SCML_Supervised", "__version__"]

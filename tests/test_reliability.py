@@ -178,6 +178,8 @@ def _iterative():
 def _fit_args(cls):
     if input_kind(cls) == "pairs":
         return rb._base_pairs()
+    if input_kind(cls) in ("triplets", "quadruplets"):
+        return (rb._base_tuples(input_kind(cls)),)
     return rb._base_data()
 
 

@@ -1,0 +1,90 @@
+"""SCML objective as a pure function of the basis weights.
+
+Shi, Bellet & Sha, "Sparse compositional metric learning", AAAI 2014. The
+metric is a sparse non-negative combination of rank-one bases,
+``M(w) = sum_k w_k b_k b_k^T``, and the objective (metric-learn 0.7's form,
+the global-metric case of the paper) is::
+
+    F(w) = (1 / N) sum_t [1 + d_M(a_t, p_t)^2 - d_M(a_t, n_t)^2]_+ + beta sum_k w_k,   w >= 0,
+
+a hinge with unit margin on *squared* distances over the triplets
+``(anchor, positive, negative)``, plus an l1 penalty (on ``w >= 0``, simply
+``beta sum_k w_k``). Each hinge is a convex function of an affine function
+of ``w``: ``F`` is convex (``tests/test_scml.py`` checks a small instance
+against cvxpy).
+"""
+
+import numpy as np
+
+from .._kernels.scml import triplet_slacks
+from ..utils.linalg import components_from_metric
+
+
+def components_from_weights(basis, w):
+    """``L`` with ``L^T L = sum_k w_k b_k b_k^T``, over the bases with ``w_k > 0``.
+
+    ``sqrt(w_k) b_k`` as rows when fewer bases are active than there are
+    features (a low-rank map, as metric-learn), else the Cholesky factor of
+    ``M`` (:func:`shallowml.utils.linalg.components_from_metric`). With no
+    active basis ``M = 0``: one row of zeros.
+
+    Parameters
+    ----------
+    basis : ndarray of shape (n_basis, n_features)
+    w : ndarray of shape (n_basis,)
+
+    Returns
+    -------
+    L : ndarray of shape (min(n_active, n_features) or 1, n_features)
+    """
+    active = np.flatnonzero(w > 0)
+    d = basis.shape[1]
+    if active.size == 0:
+        return np.zeros((1, d))
+    Ba = basis[active]
+    wa = w[active]
+    if active.size < d:
+        return np.sqrt(wa)[:, None] * Ba
+    M = (Ba.T * wa) @ Ba
+    return components_from_metric(0.5 * (M + M.T), atol=1e-12 * np.abs(M).max(initial=0.0))
+
+
+def hinge_terms(L, X, triplets):
+    """``1 + ||L(x_a - x_p)||^2 - ||L(x_a - x_n)||^2`` for every triplet (not clipped)."""
+    Z = np.ascontiguousarray(X @ L.T)
+    out = np.empty(triplets.shape[0])
+    triplet_slacks(Z, np.ascontiguousarray(triplets, dtype=np.int64), out)
+    return out
+
+
+def scml_objective(w, X, triplets, basis, beta):
+    """The SCML objective ``F(w)`` and the number of triplets with a positive hinge.
+
+    Parameters
+    ----------
+    w : ndarray of shape (n_basis,)
+        Non-negative basis weights.
+    X : ndarray of shape (n_points, n_features)
+    triplets : ndarray of int, shape (n_triplets, 3)
+        Rows of ``X``: ``(anchor, positive, negative)``.
+    basis : ndarray of shape (n_basis, n_features)
+    beta : float
+
+    Returns
+    -------
+    F : float
+    n_active : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml._losses.scml import scml_objective
+    >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    >>> # basis e_1 only: d(a, p)^2 = 1, d(a, n)^2 = 0 -> hinge 2; penalty 0.5 * 1
+    >>> scml_objective(np.array([1.0, 0.0]), X, np.array([[0, 1, 2]]), np.eye(2), 0.5)
+    (2.5, 1)
+    """
+    w = np.asarray(w, dtype=np.float64)
+    slack = hinge_terms(components_from_weights(basis, w), X, triplets)
+    positive = slack > 0
+    return float(beta * w.sum() + slack[positive].sum() / triplets.shape[0]), int(positive.sum())
