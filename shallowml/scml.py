@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from ._bases import lda_basis, lda_n_basis, triplet_diffs_basis
-from ._losses.scml import components_from_weights, scml_objective
+from ._losses.scml import components_from_weights, hinge_terms
 from ._solvers.progress import user_callback
 from ._solvers.rda import DELTA, minimize_scml_rda
 from .base import MahalanobisMixin
@@ -98,12 +98,12 @@ def _fit_scml(est, points, triplets, basis, rng):
     XB = np.ascontiguousarray(points @ basis.T)
     beta = float(est.beta)
 
-    def objective(w):
-        return scml_objective(w, points, triplets, basis, beta)
+    def slacks(w):
+        return hinge_terms(components_from_weights(basis, w), points, triplets)
 
     callback = user_callback(est.callback, lambda w: components_from_weights(basis, w))
     result = minimize_scml_rda(
-        XB, triplets, objective, random_state=rng, beta=beta, gamma=float(est.gamma),
+        XB, triplets, slacks, random_state=rng, beta=beta, gamma=float(est.gamma),
         max_iter=est.max_iter, output_iter=est.output_iter, batch_size=est.batch_size, tol=est.tol,
         verbose=est.verbose, name=name, callback=callback,
     )
