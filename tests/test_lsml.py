@@ -267,6 +267,16 @@ def test_supervised_samples_quadruplets_and_is_deterministic():
     LSML_Supervised(n_constraints=30, weights=w, random_state=0).fit(X, y)
 
 
+def test_supervised_weighs_the_discriminative_feature():
+    """Classes differ in feature 0 only; feature 1 is wider noise: similar pairs must come out
+    closer than dissimilar ones, by weighing feature 0 up."""
+    rng = np.random.RandomState(0)
+    y = np.arange(200) % 2
+    X = np.c_[2.0 * y + 0.5 * rng.standard_normal(200), 2.0 * rng.standard_normal(200)]
+    M = LSML_Supervised(random_state=0).fit(X, y).get_mahalanobis_matrix()
+    assert M[0, 0] > 1.5 * M[1, 1]
+
+
 def test_digits_error_within_reach_of_metric_learn(digits_split):
     """Standardised digits (70/30, seed 0): 3-NN error at most metric-learn's (0.020) + 0.01."""
     from sklearn.neighbors import KNeighborsClassifier

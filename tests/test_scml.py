@@ -112,6 +112,20 @@ def test_convex_optimum_cvxpy(bi, beta):
     assert F_star - 1e-7 <= est.objective_ <= 1.1 * F_star  # measured: 5.7 % and 4.8 % above
 
 
+@pytest.mark.parametrize("tol", [0.3, 0.05, 0.01])
+def test_tol_rule(tol):
+    """Stop at the first checkpoint whose best objective is within tol (relative) of the best
+    5 checkpoints earlier."""
+    XB = np.ascontiguousarray(X_REF @ B_REF.T)
+    res = minimize_scml_rda(XB, T_REF, lambda w: hinge_terms(components_from_weights(B_REF, w), X_REF, T_REF),
+                            random_state=np.random.RandomState(0), beta=1e-5, tol=tol, max_iter=6000,
+                            output_iter=100, batch_size=10, gamma=5e-3)
+    best = np.minimum.accumulate(res.history)
+    done = [k for k in range(5, best.size) if best[k - 5] - best[k] <= tol * abs(best[k])]
+    assert res.converged and res.n_iter == 100 * len(best) < 6000
+    assert done == [best.size - 1]
+
+
 def test_best_ray_scale_is_the_exact_minimum():
     rng = np.random.RandomState(0)
     for _ in range(20):

@@ -63,7 +63,8 @@ def minimize_scml_rda(XB, triplets, slacks, *, random_state, beta, gamma, max_it
         ``x`` the best weights among the checkpoints (every ``output_iter``
         iterations and the last one; scaled along their ray with
         ``ray_search``), ``fun`` their objective, ``n_iter`` the iterations
-        run, ``history`` the iterate's objective per checkpoint.
+        run, ``history`` the objective of each checkpoint's candidate (the
+        iterate, or its ray minimum with ``ray_search``).
     """
     n_triplets = triplets.shape[0]
     K = XB.shape[1]
@@ -97,11 +98,11 @@ def minimize_scml_rda(XB, triplets, slacks, *, random_state, beta, gamma, max_it
         positive = slack > 0
         w_sum = float(w.sum())
         F = float(beta * w_sum + slack[positive].sum() / n_triplets)
-        history.append(F)
         candidate = (F, 1.0)
         if ray_search:
             c, Fc = best_ray_scale(slack, w_sum, beta)
             candidate = (Fc, c) if Fc < F else candidate
+        history.append(candidate[0])
         ray = (candidate[0],) if ray_search else ()
         table.row(stop, F, *ray, int(positive.sum()), int(np.count_nonzero(w > 0)))
         if candidate[0] < best:
