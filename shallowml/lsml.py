@@ -1,7 +1,7 @@
 """Least Squared-residual Metric Learning (LSML) on relative comparisons.
 
-Liu, Mu, Chang & Luo, "Metric learning from relative comparisons by
-minimizing squared residual", ICDM 2012. Each quadruplet ``(a, b, c, d)``
+Liu, Guo, Zhang, Jojic & Wang, "Metric learning from relative comparisons
+by minimizing squared residual", ICDM 2012. Each quadruplet ``(a, b, c, d)``
 states ``d(a, b) < d(c, d)``; LSML minimises the weighted squared residuals
 of the violated comparisons plus the LogDet divergence to a prior metric
 (:mod:`shallowml._losses.lsml` states the objective and why it is convex),
@@ -212,9 +212,9 @@ class LSML(QuadrupletsMixin, MahalanobisMixin, BaseEstimator):
 
     References
     ----------
-    E. Y. Liu, Z. Guo, X. Zhang, V. Jojic and W. Wang (listed by the
-    authors' page as Liu, Mu, Chang and Luo), "Metric learning from
-    relative comparisons by minimizing squared residual", IEEE ICDM 2012.
+    E. Y. Liu, Z. Guo, X. Zhang, V. Jojic and W. Wang, "Metric learning
+    from relative comparisons by minimizing squared residual", IEEE ICDM
+    2012.
 
     Examples
     --------

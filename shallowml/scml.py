@@ -37,23 +37,33 @@ __all__ = ["SCML", "SCML_Supervised"]
 def _unique_rows(P):
     """``(unique, inverse)`` with ``P == unique[inverse]``: equal rows merged.
 
-    Rows are grouped by a random projection (sorted) and compared exactly
-    with their neighbours in that order; much faster than
-    ``np.unique(axis=0)`` on many rows. (Rare projection ties between
-    different rows may leave an equal row unmerged: a duplicate point,
-    harmless.)
+    Rows are hashed exactly (each float64 bit pattern, salted per column,
+    mixed by splitmix64's finaliser; the sum with wrap-around), sorted by
+    hash, and rows with equal hashes compared with their neighbour: much
+    faster than
+    ``np.unique(axis=0)`` on many rows. Rows differing only in the sign of a
+    zero, or equal rows separated by a hash collision (probability about
+    ``n^2 / 2^64``), stay apart: a duplicate point, harmless.
     """
+    P = np.ascontiguousarray(P, dtype=np.float64)
     if P.shape[0] == 0:
         return P, np.zeros(0, dtype=np.int64)
-    key = P @ np.random.RandomState(0).standard_normal(P.shape[1])
+    salt = np.random.RandomState(0).randint(0, 2**63, size=P.shape[1], dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = P.view(np.uint64) ^ salt  # a different hash per column
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)  # splitmix64's finaliser
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        key = (z ^ (z >> np.uint64(31))).sum(axis=1)
     order = np.argsort(key, kind="stable")
-    Ps, ks = P[order], key[order]
+    ks = key[order]
     new = np.ones(P.shape[0], dtype=bool)
-    new[1:] = (ks[1:] != ks[:-1]) | np.any(Ps[1:] != Ps[:-1], axis=1)
+    new[1:] = ks[1:] != ks[:-1]
+    tied = np.flatnonzero(~new[1:])  # equal hashes: compare the rows themselves
+    new[tied + 1] = np.any(P[order[tied + 1]] != P[order[tied]], axis=1)
     ids = np.cumsum(new) - 1
     inverse = np.empty(P.shape[0], dtype=np.int64)
     inverse[order] = ids
-    return np.ascontiguousarray(Ps[new]), inverse
+    return np.ascontiguousarray(P[order[new]]), inverse
 
 
 def _check_scale(points, est, n_basis, n_triplets):

@@ -255,7 +255,10 @@ def test_unique_rows():
     P[5] = -0.0 * P[5]
     U, inv = _unique_rows(P)
     np.testing.assert_array_equal(U[inv], P)
-    assert U.shape[0] == np.unique(P, axis=0).shape[0]
+    assert U.shape[0] == np.unique(P, axis=0).shape[0] + 1  # -0.0 rows apart from 0.0 rows
+    X = rng.standard_normal((50, 7))
+    U, inv = _unique_rows(X[rng.randint(0, 50, 5000)])  # equal rows at any position merge
+    assert U.shape[0] == np.unique(inv).size <= 50
 
 
 # ---------------------------------------------------------------- estimators

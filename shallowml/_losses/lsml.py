@@ -1,7 +1,7 @@
 """LSML objective and gradient as pure functions.
 
-Liu, Mu, Chang & Luo, "Metric learning from relative comparisons by
-minimizing squared residual", ICDM 2012. A quadruplet ``(a, b, c, d)`` says
+Liu, Guo, Zhang, Jojic & Wang, "Metric learning from relative comparisons
+by minimizing squared residual", ICDM 2012. A quadruplet ``(a, b, c, d)`` says
 ``d_M(a, b) < d_M(c, d)``, with ``d_M(x, y) = sqrt((x - y)^T M (x - y))``. The
 objective (in the form of metric-learn 0.7, weights ``w`` normalised to sum
 to 1) is::

@@ -128,12 +128,11 @@ def best_ray_scale(slack, w_sum, beta):
     slope = beta * w_sum + m.sum() / n  # right derivative at c = 0
     if not slope < 0.0:
         return 0.0, 1.0
-    neg = m < 0.0
-    breaks = -1.0 / m[neg]
-    order = np.argsort(breaks, kind="stable")
+    # breakpoints -1 / m_t grow with m_t (< 0): sorting the margins sorts them
+    m_neg = np.sort(m[m < 0.0])
     # slope just beyond each breakpoint: the term leaves the hinge there
-    after = slope - np.cumsum(m[neg][order]) / n
+    after = slope - np.cumsum(m_neg) / n
     turn = np.flatnonzero(after >= 0.0)
-    c = breaks[order][turn[0] if turn.size else -1] if breaks.size else 0.0
+    c = -1.0 / m_neg[turn[0] if turn.size else -1] if m_neg.size else 0.0
     F = beta * c * w_sum + np.maximum(1.0 + c * m, 0.0).sum() / n
     return float(c), float(F)
