@@ -84,6 +84,8 @@ METRIC_LEARN = {
     "NCA": ("NCA", {}, True),
     "ITML_Supervised": ("ITML_Supervised", {}, True),
     "LFDA": ("LFDA", {"k": 7}, False),
+    "LSML_Supervised": ("LSML_Supervised", {}, True),
+    "SCML_Supervised": ("SCML_Supervised", {}, True),
 }
 
 

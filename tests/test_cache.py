@@ -19,7 +19,7 @@ import pytest
 _FIT = r"""
 import json, sys, warnings
 import numpy as np
-from shallowml import LMNN, NCA, ITML_Supervised, LinearSiamese_Supervised
+from shallowml import LMNN, NCA, ITML_Supervised, LinearSiamese_Supervised, LSML_Supervised, SCML_Supervised
 from shallowml.utils.warmup import kernel_cache_stats
 warnings.simplefilter("ignore")
 rng = np.random.RandomState(0)
@@ -30,7 +30,8 @@ for n in (90, 1500):  # 1500 rows: LMNN and NCA switch to their parallel variant
     X[:, :3] += 2.0 * np.eye(3)[y]
     for est in (LMNN(max_iter=8, random_state=0), NCA(max_iter=8, random_state=0),
                 ITML_Supervised(max_iter=20, random_state=0),
-                LinearSiamese_Supervised(max_iter=2, random_state=0)):
+                LinearSiamese_Supervised(max_iter=2, random_state=0),
+                LSML_Supervised(max_iter=5, random_state=0), SCML_Supervised(max_iter=600, random_state=0)):
         out[f"{type(est).__name__}-{n}"] = est.fit(X, y).components_.tolist()
 out["stats"] = kernel_cache_stats()
 print(json.dumps(out))
