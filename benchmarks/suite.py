@@ -124,6 +124,8 @@ METRIC_LEARN = {
     "MMC_Supervised": ("MMC_Supervised", {}, True),
     "SDML_Supervised": ("SDML_Supervised", {}, True),
     "LFDA": ("LFDA", {"k": 7}, False),
+    "LSML_Supervised": ("LSML_Supervised", {}, True),
+    "SCML_Supervised": ("SCML_Supervised", {}, True),
 }
 
 
