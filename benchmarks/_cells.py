@@ -107,10 +107,28 @@ class CellLog:
 
 
 def _report(done, total, dataset, row, start):
+    """One line per finished cell: a text progress bar over the cells, then the cell.
+
+    ``total`` counts every split of every column, an upper bound: a column that
+    fails or reaches the time limit skips its remaining splits.
+    """
     what = (f"err {row['error']:.3f} fit {row['fit_time']:7.2f} s" if row["status"] == "ok"
             else row["status"])
-    _log(f"[{done:4d}/{total}] {dataset:<14s} {row['method']:<24s} {row['split']:<8s} {what}  "
-         f"(elapsed {time.perf_counter() - start:6.1f} s)")
+    filled = int(20 * done / max(total, 1))
+    _log(f"[{'#' * filled}{'.' * (20 - filled)}] {done:4d}/{total} {dataset:<14s} {row['method']:<24s} "
+         f"{row['split']:<8s} {what}  (elapsed {time.perf_counter() - start:6.1f} s)")
+
+
+def _next_split(log, name, method_name, n_splits, time_limit):
+    """The first split of a column still to run, or None when the column is complete
+    or ended (a failure, or a fit over ``time_limit``), exactly as in :func:`run_serial`."""
+    for i in range(n_splits):
+        row = log.done.get((name, method_name, i))
+        if row is None:
+            return i
+        if row["status"] != "ok" or (row["fit_time"] > time_limit and i + 1 < n_splits):
+            return None
+    return None
 
 
 def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate):
@@ -119,14 +137,10 @@ def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate):
     done, start = len(log.done), time.perf_counter()
     for name, splits in datasets:
         for m in methods:
-            for i in range(len(splits)):
-                row = log.done.get((name, m.name, i))
-                if row is None:
-                    row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate))
-                    done += 1
-                    _report(done, total, name, row, start)
-                if row["status"] != "ok" or (row["fit_time"] > time_limit and i + 1 < len(splits)):
-                    break
+            while (i := _next_split(log, name, m.name, len(splits), time_limit)) is not None:
+                row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate))
+                done += 1
+                _report(done, total, name, row, start)
 
 
 def dask_client(scheduler=None, workers=None):
@@ -152,28 +166,44 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
 
     Each dataset's splits are scattered to the cluster once; every cell is one
     task (retried once if it fails for a reason other than the method itself,
-    e.g. its worker dying). Cells are logged as they finish. ``on_cell(n_done,
-    client)`` is called after each one (tests use it to kill a worker).
+    e.g. its worker dying). The columns (dataset, method) run side by side, and
+    within a column split ``i + 1`` is submitted when split ``i`` has finished
+    within ``time_limit``: the cluster computes the same cells as
+    :func:`run_serial`, no split after the one that ended a column. Cells are
+    logged as they finish. ``on_cell(n_done, client)`` is called after each one
+    (tests use it to kill a worker).
     """
     import distributed
 
-    jobs = {}
+    data, n_splits, columns = {}, {}, []
     for name, splits in datasets:
         # once per dataset, not per task; on every worker, so that losing one loses no data
-        data = client.scatter([splits], broadcast=True, hash=False)[0]
-        for m in methods:
-            for i in range(len(splits)):
-                if (name, m.name, i) not in log.done:
-                    fut = client.submit(run_cell, data, m, i, max_train, time_limit, evaluate,
-                                        pure=False, retries=1, key=f"cell-{name}-{m.name}-{i}")
-                    jobs[fut] = name
+        data[name] = client.scatter([splits], broadcast=True, hash=False)[0]
+        n_splits[name] = len(splits)
+        columns += [(name, m) for m in methods]
+    pending = distributed.as_completed()
+
+    def submit(name, m):
+        i = _next_split(log, name, m.name, n_splits[name], time_limit)
+        if i is not None:
+            fut = client.submit(run_cell, data[name], m, i, max_train, time_limit, evaluate,
+                                pure=False, retries=1, key=f"cell-{name}-{m.name}-{i}")
+            jobs[fut] = (name, m)
+            pending.add(fut)
+
+    jobs = {}
+    for name, m in columns:
+        submit(name, m)
     link = getattr(client, "dashboard_link", None)
-    _log(f"{len(jobs)} cells on {len(client.scheduler_info()['workers'])} Dask workers"
+    n_at_most = sum(n_splits[name] for name, _ in columns)
+    _log(f"{len(jobs)} columns to run on {len(client.scheduler_info()['workers'])} Dask workers"
          + (f"; dashboard: {link}" if link else ""))
-    total, done, start = len(jobs) + len(log.done), len(log.done), time.perf_counter()
-    for fut in distributed.as_completed(jobs):
-        row = log.add(jobs[fut], fut.result())
+    done, start = len(log.done), time.perf_counter()
+    for fut in pending:
+        name, m = jobs.pop(fut)
+        row = log.add(name, fut.result())
         done += 1
-        _report(done, total, jobs[fut], row, start)
+        _report(done, n_at_most, name, row, start)
+        submit(name, m)
         if on_cell is not None:
             on_cell(done, client)

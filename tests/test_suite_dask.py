@@ -102,3 +102,14 @@ def test_stopping_rules_apply_to_cells_as_in_a_serial_run():
     failed = [dict(c, status="failed: X") if c["split_index"] == 2 else c for c in cells]
     assert _cells.kept_cells(failed, 4, 10.0) == (failed[:2], "failed: X")
     assert np.isnan(float("nan"))
+
+
+def test_dask_computes_no_split_after_the_one_that_ends_a_column(client, tmp_path):
+    """time_limit 0: every fit is over it, so each column runs split 0 only, as serially."""
+    path = tmp_path / "cells.csv"
+    methods = _methods()[1:3]
+    suite.run(["iris"], methods, seeds=3, max_train=None, time_limit=0.0, few_shot=False,
+              client=client, cells_path=path)
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["method"], r["split_index"]) for r in rows) == sorted((m.name, "0") for m in methods)
