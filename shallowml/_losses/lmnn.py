@@ -20,6 +20,7 @@ accumulated by a numba kernel over pairs, never by per-triplet outer products:
 """
 
 import threading
+import time
 
 import numpy as np
 
@@ -114,7 +115,7 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
     parts, truncated = run_tiles(len(tiles), work, stop=over, progress=progress)
     if truncated:
         del parts
-        return _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes)
+        return _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes, progress)
     if parts:
         rows = np.concatenate([p[0] for p in parts])
         cols = np.concatenate([p[1] for p in parts])
@@ -127,7 +128,7 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
     return indptr, indices, dists, False
 
 
-def _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes):
+def _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes, progress=None):
     """:func:`find_impostors` when the pairs exceed ``max_pairs``: per-row quotas of the closest.
 
     Counts every row's impostors, then keeps per row its
@@ -137,9 +138,17 @@ def _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes):
     B = _block_rows(n, block_bytes)
     ZT = np.ascontiguousarray(Z.T)
 
+    n_blocks = -(-n // B)
+    done = [0, time.perf_counter()]
+
     def blocks():
         for row0 in range(0, n, B):
             yield row0, Z[row0 : row0 + B] @ ZT
+            # two passes (count, fill): report about every 2 seconds
+            done[0] += 1
+            if progress is not None and time.perf_counter() - done[1] >= 2.0:
+                done[1] = time.perf_counter()
+                progress(done[0], 2 * n_blocks)
 
     counts = np.zeros(n, dtype=np.int64)
     for row0, G in blocks():
