@@ -218,3 +218,46 @@ def test_estimator_records_approximate():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert not LMNN(init="identity", random_state=0).fit(X, y).approximate_
+
+
+def test_run_tiles_order_stop_errors_and_progress():
+    import time
+
+    from shallowml._kernels._tiles import run_tiles
+    from shallowml.utils.threads import numba_threads
+
+    calls = []
+
+    def work(t):
+        time.sleep(0.002 * (t % 3))  # uneven tiles: threads finish out of order
+        return t * t
+
+    for threads in (1, 2):
+        with numba_threads(threads):
+            res, stopped = run_tiles(40, work, progress=lambda d, n: calls.append((d, n)), interval=0.01)
+        assert res == [t * t for t in range(40)] and not stopped
+    assert calls and all(n == 40 and 0 <= d <= 40 for d, n in calls)
+    res, stopped = run_tiles(40, work, stop=lambda done: done >= 5)
+    assert stopped and res[:5] == [0, 1, 4, 9, 16] and res[-1] is None
+
+    def boom(t):
+        if t == 3:
+            raise KeyError("tile 3")
+
+    with pytest.raises(KeyError, match="tile 3"):
+        run_tiles(10, boom)
+
+
+def test_phase_progress_rows(capsys):
+    from shallowml._solvers.progress import ProgressTable
+
+    table = ProgressTable("LMNN", [], enabled=1)
+    with table.phase("Finding impostors") as progress:
+        progress(1, 4)
+        progress(4, 4)
+    out = capsys.readouterr().out
+    assert "25% (1/4 blocks)" in out and "s elapsed, about" in out and "s left" in out
+    assert out.rstrip().splitlines()[-1].startswith("[LMNN] Finding impostors... done in")
+    with ProgressTable("LMNN", [], enabled=0).phase("quiet") as progress:
+        progress(1, 4)
+    assert capsys.readouterr().out == ""
