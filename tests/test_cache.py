@@ -54,7 +54,7 @@ print(json.dumps(out))
 # kernels of the tiled LMNN searches (issue 14) that every later process must load from the cache
 _TILED_LMNN = {
     "lmnn.impostor_tile", "lmnn.pairs_to_csr", "lmnn.pairs_to_csr[parallel]", "lmnn.csr_sq_dists",
-    "lmnn.csr_sq_dists[parallel]", "lmnn.count_impostors_block", "lmnn.fill_impostors_block",
+    "lmnn.csr_sq_dists[parallel]", "lmnn.impostor_heap_tile", "lmnn.sort_rows_by_index",
     "neighbors.same_class_tile", "neighbors.sort_heaps", "neighbors.sort_heaps[parallel]",
 }
 

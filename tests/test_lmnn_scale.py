@@ -261,3 +261,26 @@ def test_phase_progress_rows(capsys):
     with ProgressTable("LMNN", [], enabled=0).phase("quiet") as progress:
         progress(1, 4)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("tile_rows", [7, 32, 1024])
+def test_budgeted_search_keeps_each_rows_closest_quota(tile_rows):
+    rng = np.random.RandomState(5)
+    n = 90
+    Z = np.round(rng.randn(n, 3), 1)  # exact distance ties: the smaller index wins
+    Z[20:24] = Z[0]
+    y = rng.randint(0, 3, n)
+    radius = rng.uniform(0.5, 6.0, n)
+    radius[4] = 0.0
+    ref = brute_impostors(Z, y, radius)
+    counts = np.array([r.size for r in ref])
+    budget = int(counts.sum() * 0.37)
+    indptr, indices, dists, truncated = find_impostors(Z, y, radius, max_pairs=budget, tile_rows=tile_rows)
+    assert truncated and indices.size <= budget
+    caps = np.floor(counts * (budget / counts.sum())).astype(int)
+    np.testing.assert_array_equal(np.diff(indptr), caps)
+    for i in range(n):
+        d = np.array([np.sum((Z[i] - Z[l]) ** 2) for l in ref[i]])
+        keep = ref[i][np.lexsort((ref[i], d))[: caps[i]]]
+        np.testing.assert_array_equal(indices[indptr[i] : indptr[i + 1]], np.sort(keep))
+        np.testing.assert_array_equal(dists[indptr[i] : indptr[i + 1]], [np.sum((Z[i] - Z[l]) ** 2) for l in np.sort(keep)])

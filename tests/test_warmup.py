@@ -31,7 +31,7 @@ def test_lmnn_kernels_follow_the_switch():
     from shallowml._kernels._options import SizeDispatched
 
     kernels = [k for k in vars(lmnn_kernels).values() if isinstance(k, SizeDispatched)]
-    assert len(kernels) == 7
+    assert len(kernels) == 6
     tiny = (np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int64))
     assert lmnn_kernels.target_sq_dists.pick(*tiny) is lmnn_kernels.target_sq_dists.serial
     with _options.parallel_variants_everywhere():

@@ -36,90 +36,6 @@ def target_sq_dists(Z, targets):
 
 
 @njit_inline
-def _is_impostor(G, r, i, l, Z, sqn, y_codes, radius):
-    """Exact ``||z_i - z_l||^2`` when ``l`` may be an impostor of ``i``, else -1.
-
-    ``G[r, l] = z_i . z_l`` comes from BLAS; the expansion
-    ``|z_i|^2 + |z_l|^2 - 2 z_i . z_l`` only filters (with a relative
-    safety margin far above its rounding error), the distance is then
-    recomputed exactly in difference form.
-    """
-    approx = sqn[i] + sqn[l] - 2.0 * G[r, l]
-    if approx >= radius[i] + 1e-9 * (sqn[i] + sqn[l]) + 1e-300:
-        return -1.0
-    d = sq_dist(Z[i], Z[l])
-    if d < radius[i]:
-        return d
-    return -1.0
-
-
-@size_dispatched(work=lambda G, *_: G.size)
-def count_impostors_block(G, row0, Z, sqn, y_codes, radius):
-    """Impostor count of rows ``row0 .. row0 + G.shape[0]`` (``G = Z[rows] @ Z.T``).
-
-    An impostor of ``i`` is ``l`` with ``y_l != y_i`` and
-    ``||z_i - z_l||^2 < radius[i]``.
-    """
-    nb = G.shape[0]
-    n = Z.shape[0]
-    counts = np.zeros(nb, dtype=np.int64)
-    for r in numba.prange(nb):
-        i = row0 + r
-        if radius[i] <= 0.0:
-            continue
-        c = 0
-        yi = y_codes[i]
-        for l in range(n):
-            if y_codes[l] != yi and _is_impostor(G, r, i, l, Z, sqn, y_codes, radius) >= 0.0:
-                c += 1
-        counts[r] = c
-    return counts
-
-
-@size_dispatched(work=lambda G, *_: G.size)
-def fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, counts):
-    """Fill the impostor lists of a block of rows (CSR offsets ``ptr``, rows sorted by index).
-
-    ``ptr[r + 1] - ptr[r]`` is the capacity of row ``r``; when it is below
-    ``counts[r]`` (budget exceeded) the row keeps its closest impostors
-    (ties by smaller index).
-    """
-    nb = G.shape[0]
-    n = Z.shape[0]
-    indices = np.empty(ptr[nb], dtype=np.int64)
-    dists = np.empty(ptr[nb])
-    for r in numba.prange(nb):
-        i = row0 + r
-        start = ptr[r]
-        cap = ptr[r + 1] - start
-        if cap == 0:
-            continue
-        yi = y_codes[i]
-        if cap >= counts[r]:
-            p = start
-            for l in range(n):
-                if y_codes[l] != yi:
-                    d = _is_impostor(G, r, i, l, Z, sqn, y_codes, radius)
-                    if d >= 0.0:
-                        indices[p] = l
-                        dists[p] = d
-                        p += 1
-        else:
-            hd = np.full(cap, np.finfo(np.float64).max)
-            hi = np.full(cap, -1, dtype=np.int64)
-            for l in range(n):
-                if y_codes[l] != yi:
-                    d = _is_impostor(G, r, i, l, Z, sqn, y_codes, radius)
-                    if d >= 0.0:
-                        heap_push(hd, hi, d, l)
-            order = np.argsort(hi)
-            for q in range(cap):
-                indices[start + q] = hi[order[q]]
-                dists[start + q] = hd[order[q]]
-    return indices, dists
-
-
-@njit_inline
 def _grown(a, m):
     """``a`` with room for at least ``m + 2`` entries (doubled when full)."""
     if m + 2 <= a.shape[0]:
@@ -209,6 +125,58 @@ def impostor_tile(G, row0, col0, Z, sqn, y_codes, radius, rel_margin, abs_margin
                     b[m] = i
                     m += 1
     return a[:m], b[:m]
+
+
+@njit_serial
+def impostor_heap_tile(G, row0, col0, Z, sqn, y_codes, radius, ptr, hd, hx, rel_margin, abs_margin):
+    """Push the impostors of rows ``row0 ..`` found in one tile ``G ~ Z[rows] @ Z[cols].T`` into their heaps.
+
+    Row ``i`` keeps its ``ptr[i + 1] - ptr[i]`` closest impostors in the
+    max-heap ``hd/hx[ptr[i]:ptr[i + 1]]`` (:mod:`.heap`, ties by the smaller
+    index). ``G`` only filters, with the margin of :func:`impostor_tile`:
+    a pair is skipped when its lower bound reaches the radius or exceeds a
+    full heap's root, so the heaps end as with every exact distance pushed.
+    Each row is in one tile row block, so the caller gives every row to one
+    thread. Serial and ``nogil`` (see :mod:`._tiles`).
+    """
+    nr, nc = G.shape
+    keep = 1.0 - rel_margin
+    for r in range(nr):
+        i = row0 + r
+        s = ptr[i]
+        e = ptr[i + 1]
+        if e == s:
+            continue
+        yi = y_codes[i]
+        ri = radius[i]
+        hdi = hd[s:e]
+        hxi = hx[s:e]
+        p_row = sqn[i] * keep - abs_margin
+        for q in range(nc):
+            l = col0 + q
+            if y_codes[l] == yi:
+                continue
+            lower = p_row + sqn[l] * keep - 2.0 * np.float64(G[r, q])
+            # NaN bounds fall through to the exact test
+            if lower >= ri or (hxi[0] >= 0 and lower > hdi[0]):
+                continue
+            d = sq_dist(Z[i], Z[l])
+            if d < ri:
+                heap_push(hdi, hxi, d, l)
+
+
+@size_dispatched(work=lambda indptr, indices, dists: indices.shape[0] * 16)
+def sort_rows_by_index(indptr, indices, dists):
+    """Sort each CSR row's ``(indices, dists)`` in place by index."""
+    for i in numba.prange(indptr.shape[0] - 1):
+        s = indptr[i]
+        e = indptr[i + 1]
+        if e - s > 1:
+            order = np.argsort(indices[s:e])
+            idx = indices[s:e][order]
+            dd = dists[s:e][order]
+            indices[s:e] = idx
+            dists[s:e] = dd
 
 
 @size_dispatched(work=lambda n, rows, cols: rows.shape[0] * 16)

@@ -20,19 +20,18 @@ accumulated by a numba kernel over pairs, never by per-triplet outer products:
 """
 
 import threading
-import time
 
 import numpy as np
 
 from .._kernels._tiles import run_tiles
 from .._kernels.lmnn import (
     column_sums,
-    count_impostors_block,
     csr_sq_dists,
-    fill_impostors_block,
+    impostor_heap_tile,
     impostor_tile,
     lmnn_rows,
     pairs_to_csr,
+    sort_rows_by_index,
     target_sq_dists,
 )
 from .._kernels.neighbors import TILE_ROWS, filter_products
@@ -45,12 +44,7 @@ def margin_radius(Z, targets):
     return np.where(has, dt.max(axis=1, initial=0.0) + 1.0, 0.0)
 
 
-def _block_rows(n, block_bytes=64 * 2**20):
-    """Rows per block so that one ``(block, n)`` float64 block takes about ``block_bytes``."""
-    return int(max(16, min(n, block_bytes // (8 * max(n, 1)))))
-
-
-def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20, tile_rows=TILE_ROWS,
+def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=None, tile_rows=TILE_ROWS,
                    progress=None):
     """All ``(i, l)`` with ``y_l != y_i`` and ``||z_i - z_l||^2 < radius[i]``, in CSR form.
 
@@ -74,8 +68,9 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
         Budget on the number of pairs. When the search finds more, every row
         keeps its closest impostors, with a quota proportional to its count,
         and ``truncated`` is True.
-    block_bytes : int, default=64 MiB
-        Size of the distance block of the budgeted (truncated) search.
+    block_bytes : int, default=None
+        Ignored (the searches are tiled, see ``tile_rows``); kept for
+        callers of the former row-block search.
     tile_rows : int, default=TILE_ROWS
         Rows per tile.
     progress : callable, default=None
@@ -115,7 +110,7 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
     parts, truncated = run_tiles(len(tiles), work, stop=over, progress=progress)
     if truncated:
         del parts
-        return _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes, progress)
+        return _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, B, progress)
     if parts:
         rows = np.concatenate([p[0] for p in parts])
         cols = np.concatenate([p[1] for p in parts])
@@ -128,47 +123,54 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=64 * 2**20
     return indptr, indices, dists, False
 
 
-def _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, block_bytes, progress=None):
+def _find_impostors_budget(Z, sqn, y_codes, radius, max_pairs, tile_rows, progress=None):
     """:func:`find_impostors` when the pairs exceed ``max_pairs``: per-row quotas of the closest.
 
-    Counts every row's impostors, then keeps per row its
-    ``floor(count * max_pairs / total)`` closest (row blocks of ``Z @ Z.T``).
+    Two tiled passes with the float32 filter of the exact search: the first
+    counts every row's impostors (each unordered pair once, pairs never
+    stored beyond one tile), the second keeps per row its
+    ``floor(count * max_pairs / total)`` closest in a heap (ties by the
+    smaller index), each row block on one thread against every column
+    block. The result does not depend on the tiling or the thread count.
     """
     n = Z.shape[0]
-    B = _block_rows(n, block_bytes)
-    ZT = np.ascontiguousarray(Z.T)
-
-    n_blocks = -(-n // B)
-    done = [0, time.perf_counter()]
-
-    def blocks():
-        for row0 in range(0, n, B):
-            yield row0, Z[row0 : row0 + B] @ ZT
-            # two passes (count, fill): report about every 2 seconds
-            done[0] += 1
-            if progress is not None and time.perf_counter() - done[1] >= 2.0:
-                done[1] = time.perf_counter()
-                progress(done[0], 2 * n_blocks)
-
+    B = tile_rows
+    P, rel, absolute = filter_products(Z)
+    starts = list(range(0, n, B))
+    tiles = [(r, c) for k, r in enumerate(starts) for c in starts[k:]]
+    n_work = len(tiles) + len(starts) * len(starts)
     counts = np.zeros(n, dtype=np.int64)
-    for row0, G in blocks():
-        counts[row0 : row0 + G.shape[0]] = count_impostors_block(G, row0, Z, sqn, y_codes, radius)
+    lock = threading.Lock()
+
+    def count(t):
+        r0, c0 = tiles[t]
+        with np.errstate(over="ignore", invalid="ignore"):
+            G = P[r0 : r0 + B] @ P[c0 : c0 + B].T
+        a, _ = impostor_tile(G, r0, c0, Z, sqn, y_codes, radius, rel, absolute)
+        rows, k = np.unique(a, return_counts=True)
+        with lock:  # integer sums: the order of the tiles does not matter
+            counts[rows] += k
+
+    run_tiles(len(tiles), count,
+              progress=None if progress is None else (lambda d, _: progress(d, n_work)))
     total = int(counts.sum())
-    caps = np.floor(counts * (max_pairs / total)).astype(np.int64)
-    parts_idx, parts_d = [], []
-    for row0, G in blocks():
-        c = counts[row0 : row0 + G.shape[0]]
-        cap = caps[row0 : row0 + G.shape[0]]
-        ptr = np.zeros(c.size + 1, dtype=np.int64)
-        np.cumsum(cap, out=ptr[1:])
-        ind, dist = fill_impostors_block(G, row0, Z, sqn, y_codes, radius, ptr, c)
-        parts_idx.append(ind)
-        parts_d.append(dist)
+    caps = np.floor(counts * (max_pairs / max(total, 1))).astype(np.int64)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(caps, out=indptr[1:])
-    indices = np.concatenate(parts_idx) if parts_idx else np.zeros(0, dtype=np.int64)
-    dists = np.concatenate(parts_d) if parts_d else np.zeros(0)
-    return indptr, indices, dists, True
+    hd = np.full(int(indptr[-1]), np.finfo(np.float64).max)
+    hx = np.full(int(indptr[-1]), -1, dtype=np.int64)
+
+    def fill(t):
+        r0 = starts[t]
+        for c0 in starts:
+            with np.errstate(over="ignore", invalid="ignore"):
+                G = P[r0 : r0 + B] @ P[c0 : c0 + B].T
+            impostor_heap_tile(G, r0, c0, Z, sqn, y_codes, radius, indptr, hd, hx, rel, absolute)
+
+    run_tiles(len(starts), fill,
+              progress=None if progress is None else (lambda d, _: progress(len(tiles) + d * len(starts), n_work)))
+    sort_rows_by_index(indptr, hx, hd)
+    return indptr, hx, hd, True
 
 
 def lmnn_evaluate(params, X, targets, indptr, indices, push_weight, n_components, smoothing=0.0):
