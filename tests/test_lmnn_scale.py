@@ -284,3 +284,22 @@ def test_budgeted_search_keeps_each_rows_closest_quota(tile_rows):
         keep = ref[i][np.lexsort((ref[i], d))[: caps[i]]]
         np.testing.assert_array_equal(indices[indptr[i] : indptr[i + 1]], np.sort(keep))
         np.testing.assert_array_equal(dists[indptr[i] : indptr[i + 1]], [np.sum((Z[i] - Z[l]) ** 2) for l in np.sort(keep)])
+
+
+def test_bench_lmnn_scale_problem_and_targets():
+    from benchmarks.bench_lmnn_scale import N_TEST, check_targets, synthetic
+
+    X, y, X_te, y_te = synthetic(300)
+    assert X.shape == (300, 20) and X_te.shape == (N_TEST, 20)
+    np.testing.assert_allclose(X.mean(0), 0.0, atol=1e-12)
+    assert set(np.unique(y)) == set(range(10)) and set(np.unique(y_te)) == set(range(10))
+    rows = [
+        {"dataset": "synth-100k", "impl": "shallowml", "n": 100000, "fit_s": 90.0, "peak_mb": 2100.0, "err": 0.2},
+        {"dataset": "synth-100k", "impl": "euclidean", "n": 100000, "err": 0.25},
+        {"dataset": "letter", "impl": "shallowml", "n": 16000, "fit_s": 12.0, "err": 0.04},
+    ]
+    lines = check_targets(rows)
+    assert lines[0].startswith("MET") and "fit 90.0 s < 120 s" in lines[0]
+    assert lines[1].startswith("MISSED") and "2100 MB" in lines[1]
+    assert lines[2].startswith("MET") and "0.2000 (LMNN) < 0.2500" in lines[2]
+    assert lines[3].startswith("MISSED") and "letter (16000 rows)" in lines[3]
