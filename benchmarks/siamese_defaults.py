@@ -13,7 +13,13 @@ one, on how many datasets the learned metric is better / worse than
 Euclidean, on how many it is worse by more than one standard deviation of
 the Euclidean error over the splits (0 for a single official split: any
 loss counts), whether digits and pendigits are at or below Euclidean, and
-the mean fit time. ``CONFIGS[0]`` is the former default.
+the mean fit time. ``old-default`` is the former default (contrastive loss,
+``init='auto'``, no early stopping, no weight decay); the others start from
+the identity (the Euclidean metric of the standardised inputs) with early
+stopping on 10 % held-out samples or pairs, which keeps the starting map
+unless the validation loss improves. The grid was narrowed by earlier
+screening runs of this script on subsets (learning rate 0.001 and weight
+decay <= 0.01 hurt on most of the large official-split sets).
 
 Run: ``python -m benchmarks.siamese_defaults [--seeds 3] [--max-train 1000]
 [--configs NAME ...] [--datasets iris wine ...]``.
@@ -42,27 +48,19 @@ OLD = dict(loss="contrastive", init="auto", early_stopping=False, weight_decay=0
 ES = dict(init="identity", early_stopping=True)
 CONFIGS = {
     "old-default": OLD,
+    "contrastive-wd0.3": dict(ES, loss="contrastive", weight_decay=0.3),
+    "koch-wd0.3": dict(ES, loss="koch", weight_decay=0.3),
     "triplet-bh": dict(ES, loss="triplet", weight_decay=0.0),
-    "triplet-bh-wd0.01": dict(ES, loss="triplet", weight_decay=0.01),
-    "triplet-bh-wd0.1": dict(ES, loss="triplet", weight_decay=0.1),
-    "triplet-bh-wd0.01-lr0.001": dict(ES, loss="triplet", weight_decay=0.01, learning_rate=0.001),
-    "triplet-semihard-wd0.01": dict(ES, loss="triplet", mining="semi_hard", weight_decay=0.01),
-    "triplet-all-wd0.01": dict(ES, loss="triplet", mining="all", weight_decay=0.01),
-    "soft-triplet-bh-wd0.01": dict(ES, loss="soft_triplet", weight_decay=0.01),
-    "npair-wd0.01": dict(ES, loss="npair", weight_decay=0.01),
-    "multisim-wd0.01": dict(ES, loss="multi_similarity", weight_decay=0.01),
-    "proxynca-wd0.01": dict(ES, loss="proxy_nca", weight_decay=0.01),
-    "contrastive-wd0.01": dict(ES, loss="contrastive", weight_decay=0.01),
     "triplet-bh-wd0.3": dict(ES, loss="triplet", weight_decay=0.3),
-    "triplet-bh-wd1": dict(ES, loss="triplet", weight_decay=1.0),
-    "triplet-bh-wd1-noES": dict(ES, loss="triplet", weight_decay=1.0, early_stopping=False),
-    "multisim-wd0.1": dict(ES, loss="multi_similarity", weight_decay=0.1),
-    "multisim-wd1": dict(ES, loss="multi_similarity", weight_decay=1.0),
-    "proxynca-wd0.1": dict(ES, loss="proxy_nca", weight_decay=0.1),
-    "proxynca-wd1": dict(ES, loss="proxy_nca", weight_decay=1.0),
-    "softtriplet-bh-wd1": dict(ES, loss="soft_triplet", weight_decay=1.0),
+    "triplet-semihard-wd0.3": dict(ES, loss="triplet", mining="semi_hard", weight_decay=0.3),
+    "softtriplet-bh-wd0.3": dict(ES, loss="soft_triplet", weight_decay=0.3),
+    "npair-wd0.3": dict(ES, loss="npair", weight_decay=0.3),
     "multisim-wd0.3": dict(ES, loss="multi_similarity", weight_decay=0.3),
+    "proxynca-wd0.1": dict(ES, loss="proxy_nca", weight_decay=0.1),
     "proxynca-wd0.3": dict(ES, loss="proxy_nca", weight_decay=0.3),
+    "proxynca-wd1": dict(ES, loss="proxy_nca", weight_decay=1.0),
+    "proxynca-wd0.3-noES": dict(ES, loss="proxy_nca", weight_decay=0.3, early_stopping=False),
+    "proxynca-wd0.3-init-auto": dict(ES, loss="proxy_nca", weight_decay=0.3, init="auto"),
 }
 
 

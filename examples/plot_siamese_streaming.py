@@ -10,8 +10,10 @@ the rows of the current chunk are read into memory).
 Two passes over the file: the first fits a
 :class:`~sklearn.preprocessing.StandardScaler` chunk by chunk
 (``partial_fit``), the following ones train the metric on the scaled chunks.
-The rows are stored in random order, so that every chunk holds every class
-(the default triplet loss needs positives and negatives in a batch). The
+The rows are stored in random order, so that every chunk holds every class:
+the default Proxy-NCA loss makes one proxy per class of the *first* chunk
+(a later unseen label raises an error), and the triplet-type losses need
+positives and negatives in a chunk. The
 3-NN test error of the streamed metric is compared with ``fit`` on the whole
 array in memory.
 """
