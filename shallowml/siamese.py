@@ -664,6 +664,18 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         self.verbose = verbose
         self.random_state = random_state
 
+    def _warm_up_variants(self):
+        """Instances whose tiny fits run every Siamese kernel (``utils.warmup.compile_all``).
+
+        The default loss runs no numba kernel; the triplet-type losses run
+        those of :mod:`shallowml._kernels.siamese`.
+        """
+        from sklearn.base import clone
+
+        forms = [("triplet", "batch_hard"), ("triplet", "semi_hard"), ("triplet", "all"),
+                 ("soft_triplet", "all"), ("npair", None), ("multi_similarity", None)]
+        return [clone(self).set_params(loss=loss, mining=mining) for loss, mining in forms]
+
     def _unused_parameters(self):
         loss = self.loss
         unused = {}

@@ -622,3 +622,25 @@ def test_new_losses_fit_partial_fit_and_are_deterministic(loss):
     for start in range(0, 120, 40):
         p.partial_fit(X[start : start + 40], y[start : start + 40])
     assert p.n_iter_ == 3 and np.all(np.isfinite(p.components_))
+
+
+def test_compile_all_runs_every_siamese_kernel():
+    """The default loss runs no kernel: the warm-up variants must reach all of them (fresh process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numba\n"
+        "from shallowml import LinearSiamese_Supervised\n"
+        "from shallowml._kernels import siamese\n"
+        "from shallowml.utils.warmup import warm_up\n"
+        "est = LinearSiamese_Supervised()\n"
+        "for v in [est, *est._warm_up_variants()]:\n"
+        "    warm_up(v)\n"
+        "missing = [name for name, k in vars(siamese).items()\n"
+        "           if isinstance(k, numba.core.registry.CPUDispatcher) and k.__module__ == siamese.__name__\n"
+        "           and not k.signatures]\n"
+        "assert not missing, missing\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
