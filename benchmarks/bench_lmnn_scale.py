@@ -18,8 +18,8 @@ T s". The targets of issue 14 are checked in the last lines.
 
 Usage::
 
-    python -m benchmarks.bench_lmnn_scale --time-limit 120 \
-        --json docs/benchmark_results/lmnn_scale.json
+    SHALLOWML_REFERENCE_PYTHON=/path/to/.venv-ref/bin/python python -m benchmarks.bench_lmnn_scale \
+        --time-limit 60 --json docs/benchmark_results/lmnn_scale.json --txt docs/benchmark_results/lmnn_scale.txt
 """
 
 import argparse
@@ -171,8 +171,12 @@ def main(argv=None):
     parser.add_argument("--memory-limit", type=float, default=6000.0,
                         help="address-space limit (MB) of each metric-learn worker")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
+    parser.add_argument("--txt", default=None, help="also write the table and the targets to this file")
     args = parser.parse_args(argv)
     state = machine_state()
+    if not args.skip_reference and _reference.reference_python() is None:
+        print("metric-learn is unavailable (set SHALLOWML_REFERENCE_PYTHON, see benchmarks/_reference.py)",
+              file=sys.stderr)
     rows = []
     for name in args.datasets:
         t0 = time.perf_counter()
@@ -182,6 +186,10 @@ def main(argv=None):
     print(format_rows(rows))
     targets = check_targets(rows)
     print("\n".join(targets))
+    if args.txt:
+        head = (f"python -m benchmarks.bench_lmnn_scale {' '.join(sys.argv[1:])}  (run {state['date']}, "
+                f"load {state['load_average_1min']:.2f} on {state['cpu_count']} cores)")
+        Path(args.txt).write_text("\n".join([head, format_rows(rows)] + targets) + "\n")
     if args.json:
         state_after = machine_state()
         Path(args.json).write_text(json.dumps({"machine": state, "machine_after": state_after,
