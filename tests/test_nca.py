@@ -54,42 +54,105 @@ def small_problem():
     return X, y.astype(np.int64), L
 
 
+def _run_kernels(variant, from_products, Z_rows, Z_cols, self_col, y_rows, y_cols, tile=8):
+    """Both kernels on one block; returns the dense weights, p, W Z and the transposed sums."""
+    nca_block_weights = getattr(kernels.nca_block_weights, variant)
+    accumulate_transposed = getattr(kernels.accumulate_transposed, variant)
+    b, m = Z_rows.shape[0], Z_cols.shape[0]
+    block = Z_rows @ Z_cols.T if from_products else np.full((b, m), np.nan)
+    cols = np.full((b, m), -7, dtype=np.int32)
+    counts = np.full(b, -7, dtype=np.int64)
+    p = np.empty(b)
+    wz = np.full((b, Z_cols.shape[1]), np.nan)
+    nca_block_weights(block, cols, counts, Z_rows, np.ascontiguousarray(Z_cols.T),
+                      np.einsum("ij,ij->i", Z_rows, Z_rows), np.einsum("ij,ij->i", Z_cols, Z_cols),
+                      from_products, self_col, y_rows, y_cols, Z_cols, p, wz)
+    dense = np.zeros((b, m))
+    for r in range(b):
+        c = counts[r]
+        assert np.all(np.diff(cols[r, :c]) > 0)  # increasing column indices
+        dense[r, cols[r, :c]] = block[r, :c]
+    out = np.ones((m, Z_cols.shape[1] + 1))
+    accumulate_transposed(block, cols, counts, np.ascontiguousarray(Z_rows), out, tile)
+    return dense, p, wz, out, counts
+
+
 @pytest.mark.parametrize("variant", ["serial", "parallel"])
 @pytest.mark.parametrize("from_products", [False, True])
 def test_kernel_matches_numpy_reference(small_problem, from_products, variant):
-    nca_block_weights = getattr(kernels.nca_block_weights, variant)
-    accumulate_transposed = getattr(kernels.accumulate_transposed, variant)
     X, y, L = small_problem
     Z = X @ L.T
     Z -= Z.mean(0)
     _, _, P, W = dense_reference(L, X, y)
     rows = np.array([3, 4, 5, 7, 20], dtype=np.int64)
-    block = Z[rows] @ Z.T if from_products else np.full((rows.size, len(X)), np.nan)
-    p = np.empty(rows.size)
-    wz = np.empty((rows.size, Z.shape[1]))
-    ZT = np.ascontiguousarray(Z.T)
-    sq = np.einsum("ij,ij->i", Z, Z)
-    nca_block_weights(block, Z, ZT, sq, from_products, rows, y, p, wz)
-    np.testing.assert_allclose(block, W[rows], atol=1e-12)
+    dense, p, wz, out, counts = _run_kernels(variant, from_products, Z[rows], Z, rows, y[rows], y)
+    np.testing.assert_allclose(dense, W[rows], atol=1e-12)
     np.testing.assert_allclose(wz, W[rows] @ Z, atol=1e-12)
     same = y[:, None] == y[None, :]
     np.testing.assert_allclose(p, (P * same).sum(1)[rows], atol=1e-12)
     assert p[3] == 0.0  # the singleton class never picks a same-class neighbour
-    np.testing.assert_allclose(block.sum(1), 0.0, atol=1e-12)  # rows of W sum to zero
-    out = np.ones((len(X), Z.shape[1] + 1))
-    accumulate_transposed(block, np.ascontiguousarray(Z[rows]), out, 8)
+    np.testing.assert_allclose(dense.sum(1), 0.0, atol=1e-12)  # rows of W sum to zero
+    # only the non-zero weights are stored (the anchor itself never is)
+    np.testing.assert_array_equal(counts, np.count_nonzero(P[rows] > 0, axis=1))
     expected = 1.0 + W[rows].T @ np.hstack([Z[rows], np.ones((rows.size, 1))])
     np.testing.assert_allclose(out, expected, atol=1e-12)
 
 
+def _softmax_reference(Z_rows, Z_cols, self_col, y_rows, y_cols):
+    """Dense softmax of each anchor over the candidates (itself excluded): W, p."""
+    D = ((Z_rows[:, None, :] - Z_cols[None, :, :]) ** 2).sum(-1)
+    for r, c in enumerate(self_col):
+        if c >= 0:
+            D[r, c] = np.inf
+    P = softmax(-D, axis=1)
+    same = y_rows[:, None] == y_cols[None, :]
+    p = (P * same).sum(1)
+    return P * same - P * p[:, None], p
+
+
+@pytest.mark.parametrize("variant", ["serial", "parallel"])
+@pytest.mark.parametrize("from_products", [False, True])
+def test_kernel_with_candidates_matches_numpy_reference(small_problem, from_products, variant):
+    # anchors against a subset of candidate columns, some anchors among them
+    X, y, L = small_problem
+    Z = X @ L.T
+    Z -= Z.mean(0)
+    rows = np.array([0, 4, 5, 7, 11, 30], dtype=np.int64)
+    cand = np.array([2, 4, 5, 9, 11, 12, 13, 25, 30, 39], dtype=np.int64)
+    self_col = np.array([-1, 1, 2, -1, 4, 8], dtype=np.int64)
+    assert np.all(cand[self_col[self_col >= 0]] == rows[self_col >= 0])
+    W, p_ref = _softmax_reference(Z[rows], Z[cand], self_col, y[rows], y[cand])
+    dense, p, wz, out, _ = _run_kernels(variant, from_products, Z[rows], Z[cand], self_col, y[rows], y[cand], tile=3)
+    np.testing.assert_allclose(dense, W, atol=1e-12)
+    np.testing.assert_allclose(p, p_ref, atol=1e-12)
+    np.testing.assert_allclose(wz, W @ Z[cand], atol=1e-12)
+    expected = 1.0 + W.T @ np.hstack([Z[rows], np.ones((rows.size, 1))])
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["serial", "parallel"])
+def test_kernel_isolated_rows_and_lone_candidate(variant):
+    # an anchor whose only candidate is itself, and one whose distances overflow to
+    # infinity (difference form): no weights, p_i = 0, nothing non-finite
+    Z_cols = np.array([[0.0, 0.0], [1e200, 0.0]])
+    Z_rows = np.array([[0.0, 0.0], [-1e200, 0.0]])
+    dense, p, wz, out, counts = _run_kernels(
+        variant, False, Z_rows[:1], Z_cols[:1], np.array([0]), np.array([0]), np.array([0]))
+    assert counts[0] == 0 and p[0] == 0.0 and not dense.any() and not wz.any()
+    dense, p, wz, out, counts = _run_kernels(
+        variant, False, Z_rows[1:], Z_cols[1:], np.array([-1]), np.array([0]), np.array([0]))
+    assert counts[0] == 0 and p[0] == 0.0 and np.all(np.isfinite(out))
+
+
 def test_kernel_zero_rows():
-    nca_block_weights, accumulate_transposed = kernels.nca_block_weights, kernels.accumulate_transposed
-    block = np.empty((0, 4))
     Z = np.zeros((4, 2))
-    nca_block_weights(block, Z, np.zeros((2, 4)), np.zeros(4), False, np.empty(0, dtype=np.int64),
-                      np.zeros(4, np.int64), np.empty(0), np.empty((0, 2)))
+    kernels.nca_block_weights(np.empty((0, 4)), np.empty((0, 4), np.int32), np.empty(0, np.int64),
+                              np.empty((0, 2)), np.zeros((2, 4)), np.empty(0), np.zeros(4), False,
+                              np.empty(0, dtype=np.int64), np.empty(0, np.int64), np.zeros(4, np.int64),
+                              Z, np.empty(0), np.empty((0, 2)))
     out = np.zeros((4, 3))
-    accumulate_transposed(block, np.empty((0, 2)), out, 8)
+    kernels.accumulate_transposed(np.empty((0, 4)), np.empty((0, 4), np.int32), np.empty(0, np.int64),
+                                  np.empty((0, 2)), out, 8)
     assert not out.any()
 
 
