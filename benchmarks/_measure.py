@@ -11,6 +11,8 @@ Every benchmark measures both libraries the same way through these helpers:
 - :func:`machine_state` records date, load average, cores, versions and the
   numba threading setup, saved beside every result (the machine is shared:
   never compare figures from different runs);
+- :func:`gemm_rate` measures the machine's float64 matrix-product rate, the
+  yardstick of the "GEMM floor" columns;
 - :func:`CpuHogs` starts CPU-bound processes to measure a busy machine;
 - :func:`publish` / :func:`write_results` print the table and write the raw
   JSON next to the page that quotes it.
@@ -122,6 +124,23 @@ def machine_state():
         "env": {k: v for k, v in os.environ.items()
                 if k.startswith(("OMP_", "NUMBA_", "OPENBLAS_", "MKL_"))},
     }
+
+
+def gemm_rate(size=2000, repeats=3, threads=None):
+    """Best float64 GEMM rate (flop/s) of a ``size`` x ``size`` product, BLAS at ``threads`` (None: its default)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.RandomState(0)
+    A, B = rng.rand(size, size), rng.rand(size, size)
+    C = np.empty((size, size))
+    best = np.inf
+    with threadpool_limits(limits=threads, user_api="blas"):
+        np.dot(A, B, out=C)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.dot(A, B, out=C)
+            best = min(best, time.perf_counter() - t0)
+    return 2.0 * size**3 / best
 
 
 @contextmanager
