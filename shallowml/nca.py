@@ -14,6 +14,7 @@ from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
 from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
+from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components, resolve_init, resolve_n_components
 from .utils.threads import single_threaded_blas
@@ -23,7 +24,7 @@ from .utils.validation import encode_class_labels, warn_unused_parameters
 _DEFAULT_CANDIDATES = 1024
 
 
-class NCA(MahalanobisMixin, BaseEstimator):
+class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     """Neighbourhood Components Analysis.
 
     Learns a linear map ``L`` that maximises the expected number of samples
@@ -363,7 +364,3 @@ class NCA(MahalanobisMixin, BaseEstimator):
         )
         return result
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
