@@ -29,6 +29,7 @@ in scikit-learn's ``Z^T W_sym X`` with a symmetrised ``n x n`` matrix:
 import numpy as np
 
 from .._kernels.nca import accumulate_transposed, nca_block_weights
+from ..utils.threads import split_dot
 
 # With at least this many embedded dimensions, squared distances come from one
 # BLAS product per block (|a|^2 + |b|^2 - 2ab on centred Z); with fewer, the
@@ -156,7 +157,7 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, candidates=None, block_ro
         block = buf[:b]
         Zr = Zr_all[start:stop]
         if from_products:
-            np.dot(Zr, ZcT, out=block)
+            split_dot(Zr, ZcT, block)
         nca_block_weights(block, cols[:b], counts[:b], Zr, ZcT, sq_rows_all[start:stop], sq_cols, from_products,
                           self_all[start:stop], y_rows_all[start:stop], yc, Zc, p[start:stop], WZ[start:stop])
         accumulate_transposed(block, cols[:b], counts[:b], Zr, WtZ1, 256)
