@@ -136,6 +136,23 @@ def test_failing_method_is_reported_not_raised():
     assert "| iris | 105 | 4 | 70/30 | 0.022 | fail |" in md.replace("**", "")
 
 
+def test_in_process_fits_stop_at_the_time_limit():
+    """Every iterative in-process column (shallowml's and scikit-learn's NCA) is stopped by its
+    callback once a fit runs past the limit, and the cell says so, as a killed reference fit does."""
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:600])
+    y = y[:600]
+    methods = [m for m in suite.shallowml_methods() + suite.reference_methods([], "sklearn")
+               if "callback" in (m.estimator.get_params() if m.estimator is not None else {})]
+    assert {"LMNN", "NCA", "sklearn-NCA", "ITML_Supervised"} <= {m.name for m in methods}
+    for m in methods:
+        with pytest.raises(suite.FitTimeout, match="exceeded 0 s"):
+            m.fit_transformer(X, y, 0, 0.0)
+    splits = [("split0", X[:400], y[:400], X[400:], y[400:])]
+    row = suite._cells.run_cell(splits, methods[0], 0, None, 0.0, suite._evaluate)
+    assert row["status"].startswith("timeout: FitTimeout")
+
+
 @pytest.mark.slow
 def test_few_shot_table_on_digits(tmp_path):
     summary = suite.main(["--datasets", "digits", "--seeds", "2", "--estimators", "LDA", "--reference", "none",

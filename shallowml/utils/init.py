@@ -7,6 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_array
 
 from .._solvers.eigen import fisher_directions
+from .validation import column_means
 
 INIT_OPTIONS = ("auto", "pca", "lda", "identity", "random")
 
@@ -93,15 +94,22 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
         S_w, S_b = class_scatters(X, y_codes)
         _, V = fisher_directions(S_b, S_w, n_components)
         L0 = V.T
-        # rescale to unit-variance output so the starting metric has a sensible scale
-        scale = np.sqrt(np.mean((X - X.mean(0)) @ L0.T * ((X - X.mean(0)) @ L0.T), axis=0))
-        return L0 / np.where(scale > 0, scale, 1.0)[:, None]
+        # rescale to unit-variance output so the starting metric has a sensible scale;
+        # a direction without variance (more components than informative directions)
+        # gets unit norm, not the 1 / sqrt(floor) of the regularised eigenproblem
+        Z = (X - column_means(X)) @ L0.T
+        scale = np.sqrt(np.mean(Z * Z, axis=0))
+        scale = np.where(scale > 0, scale, np.linalg.norm(L0, axis=1))
+        return L0 / scale[:, None]
     raise ValueError(f"init must be one of {INIT_OPTIONS} or an array, got {init!r}.")
 
 
 def class_scatters(X, y_codes):
     """Within-class and between-class scatter matrices (divided by ``n``)."""
     n, d = X.shape
+    # centred with exact means on constant features, so both scatters are exactly
+    # zero there (class means of a constant column could otherwise differ by round-off)
+    X = X - column_means(X)
     mean = X.mean(axis=0)
     S_w = np.zeros((d, d))
     S_b = np.zeros((d, d))
@@ -109,7 +117,7 @@ def class_scatters(X, y_codes):
         Xc = X[y_codes == c]
         if Xc.shape[0] == 0:
             continue
-        mc = Xc.mean(axis=0)
+        mc = column_means(Xc)
         D = Xc - mc
         S_w += D.T @ D
         S_b += Xc.shape[0] * np.outer(mc - mean, mc - mean)
