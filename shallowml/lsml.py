@@ -161,7 +161,7 @@ _SOLVER_NOTE = """The objective (metric-learn 0.7's, weights normalised to sum t
 
     ``sum_i w_i [d_M(a_i, b_i) - d_M(c_i, d_i)]_+^2 + tr(M P^-1) - log det M``
 
-with ``d_M`` the (not squared) learned distance. It is convex in ``M``
+    with ``d_M`` the (not squared) learned distance. It is convex in ``M``
     with a unique, positive definite minimiser. It is minimised with
     L-BFGS over a square factor ``J`` of ``M`` (``M = c R^T J^T J R`` with
     ``P = R^T R``), starting from the best multiple ``c P`` of the prior (a

@@ -203,7 +203,7 @@ _NOTES = """The objective (metric-learn 0.7's, the global metric of Shi et al.) 
 
     ``F(w) = (1 / N) sum_t [1 + d_M(a_t, p_t)^2 - d_M(a_t, n_t)^2]_+ + beta sum_k w_k``
 
-over ``w >= 0``, with ``M = sum_k w_k b_k b_k^T``: convex in ``w``. The
+    over ``w >= 0``, with ``M = sum_k w_k b_k b_k^T``: convex in ``w``. The
     margin is 1 in squared units of ``X``, so standardise ``X`` first;
     data whose weighted squared distances could overflow float64 raise
     ``ValueError``.

@@ -36,9 +36,11 @@ for n in (90, 1500):  # 1500 rows: LMNN, NCA, MLKR and the retrieval metrics swi
                              NCA(max_iter=2, batch_size=256, n_candidates=600, random_state=0),
                              ITML_Supervised(max_iter=20, random_state=0),
                              LinearSiamese_Supervised(max_iter=2, random_state=0), MLKR(max_iter=8, random_state=0),
-                             LSML_Supervised(max_iter=5, random_state=0), SCML_Supervised(max_iter=600, random_state=0))):
+                             LSML_Supervised(max_iter=5, random_state=0), SCML_Supervised(max_iter=600, random_state=0),
+                             *LinearSiamese_Supervised(max_iter=2, random_state=0)._warm_up_variants())):
         target = X[:, 0] - X[:, 1] ** 2 if input_kind(est) == "regression" else y
-        out[f"{i}-{type(est).__name__}-{n}"] = est.fit(X, target).components_.tolist()
+        form = f"-{est.loss}-{est.mining}" if hasattr(est, "mining") else ""
+        out[f"{i}-{type(est).__name__}{form}-{n}"] = est.fit(X, target).components_.tolist()
     # the retrieval metrics' kernels: leave-one-out (full sort) and a reference set (partial ranking)
     out[f"metrics-{n}"] = [retrieval_scores(X, y), retrieval_scores(X[:50], y[:50], Z_ref=X, y_ref=y,
                                                                      average_precision=False)]
