@@ -53,7 +53,14 @@ class LMNN(MahalanobisMixin, BaseEstimator):
     the push sum over that list, hinges evaluated exactly. After each round
     the exact impostor set at the new ``L`` is computed; fitting stops when
     it is contained in the list used (then the objective optimised equals
-    the true objective near the solution) and L-BFGS converged. L-BFGS
+    the true objective near the solution) and L-BFGS converged. A round
+    whose list proves incomplete passes a trust-region test: when the true
+    objective fell by less than half of what the list predicted, later
+    searches use a 4 times wider radius, and below a quarter the round is
+    undone, so the true objective never increases from round to round (this
+    matters at low rank, where a turn of the projection brings far samples
+    close); a list holding a quarter of all pairs of different classes takes
+    them all. L-BFGS
     stalls at the kinks of the hinge, so the first stages minimise a Huber
     smoothing of the hinge (widths 0.1, then 0.01) and the last stage the
     exact objective, each warm-started from the previous one.

@@ -19,6 +19,8 @@ from shallowml._losses.lmnn import (
     margin_radius,
 )
 from shallowml._solvers.sdp import lmnn_sdp
+from shallowml.lmnn import _scaled
+from shallowml.utils.init import initial_components
 from shallowml.utils.linalg import components_from_metric
 
 
@@ -229,3 +231,100 @@ def test_warm_start_callback_verbose(capsys):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
     assert est.objective_ <= first * (1 + 1e-6)
+
+
+# ------------------------------------------------------------ low rank on digits
+# metric-learn 0.7.0's LMNN(n_components=2, init=..., n_neighbors=3, random_state=0) on the
+# split below: its solution's objective under shallowml's objective, and its 3-NN test
+# error (176/540 and 143/540), measured by benchmarks/diagnose_lowrank.py
+# (docs/benchmark_results/lowrank_digits.json); the issue quoted 0.35 from an older run.
+_METRIC_LEARN_LOW_RANK = {"lda": (121672.5, 176 / 540), "pca": (119851.3, 143 / 540)}
+
+
+@pytest.fixture(scope="module")
+def digits_70_30():
+    """Standardised digits, 70/30 stratified split with seed 0 (as benchmarks.bench_lmnn)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, X_te, y, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(X)
+    return scaler.transform(X), y, scaler.transform(X_te), y_te
+
+
+@pytest.fixture(scope="module")
+def low_rank_fits(digits_70_30):
+    """LMNN(n_components=2) from 'lda' and 'pca' with every warning recorded, and its init map."""
+    X, y, _, _ = digits_70_30
+    fits = {}
+    for init in ("lda", "pca"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = LMNN(n_components=2, init=init, random_state=0).fit(X, y)
+        # the initial map as the fit builds it (on the centred, scaled data)
+        Xs, _ = _scaled(X)
+        L0 = initial_components(init, Xs, np.unique(y, return_inverse=True)[1], 2,
+                                random_state=np.random.RandomState(0))
+        fits[init] = (est, [w.category for w in caught], L0)
+    return fits
+
+
+def _knn_error(L, X, y, X_te, y_te):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(3).fit(X @ L.T, y)
+    return float(np.mean(knn.predict(X_te @ L.T) != y_te))
+
+
+@pytest.mark.parametrize("init", ["lda", "pca"])
+def test_low_rank_digits_converges_to_metric_learn_objective(low_rank_fits, init):
+    # Before the active-set rounds had their trust-region test, each round let L move
+    # by more than its own norm over a stale impostor list: the true objective went up
+    # and down between 1.9e5 and 2.7e5 and the fit stopped at max_iter=200.
+    est, categories, _ = low_rank_fits[init]
+    assert ConvergenceWarning not in categories
+    assert est.n_iter_ < est.max_iter
+    assert est.objective_ <= 1.005 * _METRIC_LEARN_LOW_RANK[init][0]
+
+
+@pytest.mark.parametrize("init", [
+    pytest.param("lda", marks=pytest.mark.xfail(strict=True, reason=(
+        "the classic objective's local minimum reached from LDA (121671, also metric-learn's) has "
+        "3-NN error 0.328 on this split, LDA itself 0.296; better than LDA on 3 of 4 other splits"))),
+    "pca",
+])
+def test_low_rank_digits_not_worse_than_init(digits_70_30, low_rank_fits, init):
+    X, y, X_te, y_te = digits_70_30
+    est, _, L0 = low_rank_fits[init]
+    assert _knn_error(est.components_, X, y, X_te, y_te) <= _knn_error(L0, X, y, X_te, y_te)
+
+
+@pytest.mark.parametrize("init", [
+    pytest.param("lda", marks=pytest.mark.xfail(strict=True, reason=(
+        "0.335 against metric-learn's 0.326 (5 of 540 test points) at objectives 0.07% apart"))),
+    pytest.param("pca", marks=pytest.mark.xfail(strict=True, reason=(
+        "0.269 against metric-learn's 0.265 (2 of 540 test points) at objectives 0.07% apart"))),
+])
+def test_low_rank_digits_not_worse_than_metric_learn(digits_70_30, low_rank_fits, init):
+    X, y, X_te, y_te = digits_70_30
+    est, _, _ = low_rank_fits[init]
+    assert _knn_error(est.components_, X, y, X_te, y_te) <= _METRIC_LEARN_LOW_RANK[init][1]
+
+
+def test_lda_init_with_constant_features():
+    # a split of standardised digits where pixels constant in the training part made
+    # the within-class scatter singular: init='lda' raised LinAlgError
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, _, y, _ = train_test_split(X, y, test_size=0.3, stratify=y, random_state=4)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = LMNN(n_components=2, init="lda", max_iter=2).fit(X, y)
+    assert np.all(np.isfinite(est.components_))
+    np.testing.assert_allclose(est.components_[:, np.ptp(X, axis=0) == 0], 0.0, atol=1e-12)

@@ -7,6 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_array
 
 from .._solvers.eigen import fisher_directions
+from .linalg import principal_subspace
 
 INIT_OPTIONS = ("auto", "pca", "lda", "identity", "random")
 
@@ -90,11 +91,18 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
                 f"init='lda' needs n_components <= min(n_features, n_classes - 1) = "
                 f"{min(n_features, n_classes - 1)}, got {n_components}."
             )
-        S_w, S_b = class_scatters(X, y_codes)
-        _, V = fisher_directions(S_b, S_w, n_components)
-        L0 = V.T
+        # Fisher directions within the principal subspace of X: a feature constant in
+        # the training data (a border pixel) or an exact duplicate would make the
+        # within-class scatter singular, and its weight arbitrary
+        mean, basis, _ = principal_subspace(X)
+        r = min(n_components, basis.shape[1])
+        L0 = np.zeros((n_components, n_features))
+        if r:
+            S_w, S_b = class_scatters((X - mean) @ basis, y_codes)
+            _, V = fisher_directions(S_b, S_w, r)
+            L0[:r] = (basis @ V).T
         # rescale to unit-variance output so the starting metric has a sensible scale
-        scale = np.sqrt(np.mean((X - X.mean(0)) @ L0.T * ((X - X.mean(0)) @ L0.T), axis=0))
+        scale = np.sqrt(np.mean((X - mean) @ L0.T * ((X - mean) @ L0.T), axis=0))
         return L0 / np.where(scale > 0, scale, 1.0)[:, None]
     raise ValueError(f"init must be one of {INIT_OPTIONS} or an array, got {init!r}.")
 
