@@ -98,10 +98,11 @@ class LMNN(MahalanobisMixin, BaseEstimator):
         an array ``init``; otherwise ``r`` is the largest of 100, the number
         of components explaining 95 % of the variance and ``n_components``,
         and at most the rank of the centred data (unless ``n_components``
-        asks for more); None when that leaves all ``n_features``. With more features than samples the span of the
-        centred data holds every direction the objective can use, so
-        reducing to it changes only the weight of directions absent from
-        the training data. The resolved value is ``pca_components_``.
+        asks for more); None when that leaves all ``n_features``. With more
+        features than samples the span of the centred data holds every
+        direction the objective can use, so reducing to it changes only the
+        weight of directions absent from the training data. The resolved
+        value is ``pca_components_``. See :ref:`high_dimensional`.
     init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray of shape \
             (n_components, n_features), default='auto'
         Initial ``L`` (see :func:`shallowml.utils.init.initial_components`):
