@@ -155,6 +155,26 @@ def publish(stem, result, markdown, write=True):
     return result
 
 
+def script_main(stem, doc, run, to_markdown, argv=None, **options):
+    """The command line of a benchmark script: ``--<option> value`` for each keyword
+    of ``run`` given in ``options`` (with its default), ``--no-write``; runs,
+    prints the table and writes the raw output (:func:`publish`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in options.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, list):
+            parser.add_argument(flag, nargs="+", default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+    parser.add_argument("--no-write", action="store_true", help="print only, write nothing")
+    args = vars(parser.parse_args(argv))
+    write = not args.pop("no_write")
+    result = run(**args)
+    return publish(stem, result, to_markdown(result), write=write)
+
+
 def _jsonable(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()

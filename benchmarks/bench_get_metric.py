@@ -22,7 +22,6 @@ Usage::
     python -m benchmarks.bench_get_metric   # writes docs/benchmark_results/get_metric.{json,md}
 """
 
-import argparse
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import machine_state, publish  # noqa: E402
+from benchmarks._measure import machine_state, script_main  # noqa: E402
 
 
 def _timed(fit_predict, repeats):
@@ -109,12 +108,7 @@ def to_markdown(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
-    result = run(args.repeats)
-    return publish("get_metric", result, to_markdown(result), write=not args.no_write)
+    return script_main("get_metric", __doc__, run, to_markdown, argv, repeats=3)
 
 
 if __name__ == "__main__":

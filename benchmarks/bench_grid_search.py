@@ -19,7 +19,6 @@ Usage::
     python -m benchmarks.bench_grid_search     # writes docs/benchmark_results/grid_search.{json,md}
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import machine_state, publish  # noqa: E402
+from benchmarks._measure import machine_state, script_main  # noqa: E402
 
 GRID = {"lmnn__n_neighbors": [3, 5], "lmnn__push_weight": [0.25, 0.5]}
 
@@ -152,12 +151,7 @@ def to_markdown(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
-    result = run(args.repeats)
-    return publish("grid_search", result, to_markdown(result), write=not args.no_write)
+    return script_main("grid_search", __doc__, run, to_markdown, argv, repeats=2)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Usage::
     python -m benchmarks.bench_threads     # writes docs/benchmark_results/threads.{json,md}
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import CpuHogs, fit_in_fresh_process, machine_state, publish  # noqa: E402
+from benchmarks._measure import CpuHogs, fit_in_fresh_process, machine_state, script_main  # noqa: E402
 from benchmarks.bench_cold_warm import digits_split  # noqa: E402
 
 CONFIGS = {
@@ -98,12 +97,7 @@ def to_markdown(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--learners", nargs="+", default=["LMNN", "NCA"])
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
-    result = run(args.learners)
-    return publish("threads", result, to_markdown(result), write=not args.no_write)
+    return script_main("threads", __doc__, run, to_markdown, argv, learners=["LMNN", "NCA"])
 
 
 if __name__ == "__main__":

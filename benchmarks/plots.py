@@ -21,6 +21,25 @@ def _pyplot():
 
 def plot_errors(summary, path, ncols=4):
     """One panel per dataset: test error mean with +- std error bars per method."""
+    _plot_bars(summary, path, "error", "3-NN test error (mean +- std over splits)", ncols=ncols)
+
+
+def plot_map_at_r(summary, path, ncols=4):
+    """One panel per dataset: MAP@R of the embedded test part (leave-one-out) per method."""
+    _plot_bars(summary, path, "map_at_r",
+               "MAP@R of the test part, leave-one-out (mean +- std over splits; higher is better)",
+               ncols=ncols, xmax=1.0)
+
+
+def plot_few_shot(few, path, ncols=3):
+    """One panel per dataset and shot: few-shot accuracy on held-out classes per method."""
+    rows = [dict(r, dataset=f"{r['dataset']}, {r['n_way']}-way {r['k_shot']}-shot") for r in few]
+    _plot_bars(rows, path, "accuracy", "few-shot accuracy on held-out classes (mean +- std over class splits)",
+               ncols=ncols, xmax=1.0)
+
+
+def _plot_bars(summary, path, key, xlabel, ncols=4, xmax=None):
+    """One panel per dataset: ``<key>_mean`` with ``<key>_std`` error bars per method."""
     plt = _pyplot()
     datasets = list(dict.fromkeys(r["dataset"] for r in summary))
     methods = list(dict.fromkeys(r["method"] for r in summary))
@@ -34,8 +53,8 @@ def plot_errors(summary, path, ncols=4):
     )
     ypos = np.arange(len(methods))
     for ax, d in zip(axes.ravel(), datasets):
-        means = np.array([cell.get((d, m), {}).get("error_mean", np.nan) for m in methods])
-        stds = np.array([cell.get((d, m), {}).get("error_std", np.nan) for m in methods])
+        means = np.array([cell.get((d, m), {}).get(f"{key}_mean", np.nan) for m in methods], dtype=float)
+        stds = np.array([cell.get((d, m), {}).get(f"{key}_std", np.nan) for m in methods], dtype=float)
         colors = [SOURCE_COLORS.get(source[m], "k") for m in methods]
         ax.barh(ypos, np.nan_to_num(means), xerr=np.nan_to_num(stds), color=colors,
                 error_kw={"elinewidth": 1, "capsize": 2})
@@ -43,7 +62,7 @@ def plot_errors(summary, path, ncols=4):
         for y in ypos[~np.isfinite(means)]:
             ax.text(0, y, " n/a", va="center", fontsize=7)
         ax.set_title(d, fontsize=10)
-        ax.set_xlim(left=0)
+        ax.set_xlim(left=0, right=xmax)
         ax.tick_params(labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     for ax in axes.ravel()[len(datasets):]:
@@ -52,7 +71,7 @@ def plot_errors(summary, path, ncols=4):
     axes[0, 0].invert_yaxis()
     for row in axes:
         row[0].set_yticks(ypos, methods)
-    fig.supxlabel("3-NN test error (mean +- std over splits)", fontsize=10)
+    fig.supxlabel(xlabel, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

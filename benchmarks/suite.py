@@ -19,6 +19,18 @@ Protocol
   the training part, then a 3-NN classifier (the whole training part as
   reference set) is evaluated on the test part. Mean and standard deviation of
   the test error are taken over the splits (std 0 with one official split).
+* Retrieval: the test part, embedded by each metric, is also scored by
+  precision at 1, R-precision and MAP@R (:mod:`shallowml.metrics`),
+  leave-one-out within the test part as in "A Metric Learning Reality
+  Check" (each test sample queries all other test samples; a test sample
+  alone in its class is skipped).
+* Few-shot on unseen classes (datasets with at least ``FEW_SHOT_MIN_CLASSES``
+  classes; ``--no-few-shot`` turns it off): train and test parts pooled,
+  half of the classes (drawn among those with enough samples for the
+  largest shot, ``--seeds`` draws) held out, the scaler and the metric
+  fitted on the other classes only, then 5-way 1-shot and 5-shot accuracy
+  (prototype classifier, 15 queries per class, ``--episodes`` episodes,
+  :func:`shallowml.evaluation.few_shot_accuracy`) on the held-out classes.
 * Columns: ``Euclidean`` (no metric learning), every public shallowml
   estimator (discovered from ``shallowml.__all__``; pair learners through
   their supervised counterpart ``_common_check_instance()``), scikit-learn's
@@ -38,10 +50,28 @@ Protocol
   same run as ratios, not across runs.
 
 Outputs (in ``--out``, default ``benchmarks/results``): ``results.md`` (markdown
-tables), ``results.csv`` (one row per dataset and method), ``runs.csv`` (one row
-per split), ``error_table.csv`` (the error table, for the docs), ``errors.png``
-(error bars per dataset) and ``speedup.png`` (each learner's speed-up over its
-reference per dataset, log axis).
+tables), ``results.csv`` (one row per dataset and method: error, P@1,
+R-precision, MAP@R, fit time), ``runs.csv`` (one row per split),
+``error_table.csv`` (the 3-NN error table) and ``retrieval_table.csv`` (per
+dataset the 3-NN error, P@1, R-precision and MAP@R of every method), for the
+docs, ``few_shot.csv`` (one row per dataset, method
+and shot), ``few_shot_runs.csv`` (per class split) and ``few_shot_table.csv``
+(for the docs), ``errors.png`` (error bars per dataset), ``map_at_r.png``
+(MAP@R per dataset and method), ``few_shot.png`` and ``speedup.png`` (each
+learner's speed-up over its reference per dataset, log axis), and ``cells.csv`` (every (dataset, method,
+split) cell, appended as it finishes).
+
+Running on Dask
+---------------
+Every (dataset, method, split) cell is independent (:mod:`benchmarks._cells`).
+``--workers N`` runs them on an embedded Dask ``LocalCluster`` of N
+single-threaded worker processes, ``--scheduler tcp://host:8786`` on an
+existing cluster (workers started from a checkout of this repository, with
+the "distributed" extra; see the user guide page on Dask). Each dataset is
+sent to the cluster once; a cell whose worker dies is run again on another;
+``--resume`` keeps the cells already in ``OUT/cells.csv`` after an
+interruption. The tables equal a serial run's with the same seeds, cell by
+cell (fit times aside).
 """
 
 import argparse
@@ -62,9 +92,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 from sklearn.preprocessing import StandardScaler
 
+from shallowml.evaluation import class_disjoint_split, few_shot_accuracy
+from shallowml.metrics import retrieval_scores
 from shallowml.utils.warmup import warm_up as warm_up_estimator
+from shallowml.utils.warmup import warm_up_metrics
 
-from . import _measure
+from . import _cells, _measure
 from . import datasets as ds
 
 BUNDLED = ("iris", "wine", "breast_cancer", "digits")
@@ -77,12 +110,19 @@ SMOKE_DATASETS = ("iris", "wine", "glass")
 # datasets whose customary split is by row index (train = rows [:n], test = rows [n:])
 ROW_SPLITS = {"letter": 16000}
 N_NEIGHBORS = 3
+# retrieval columns: key in the results -> heading
+RETRIEVAL = {"p_at_1": "P@1", "r_precision": "R-precision", "map_at_r": "MAP@R"}
+# few-shot protocol
+FEW_SHOT_MIN_CLASSES = 10
+FEW_SHOT_WAY, FEW_SHOT_SHOTS, FEW_SHOT_QUERIES = 5, (1, 5), 15
 
 # shallowml estimator name -> (metric-learn class, parameters); random_state added per split
 METRIC_LEARN = {
     "LMNN": ("LMNN", {"n_neighbors": 3}, True),
     "NCA": ("NCA", {}, True),
     "ITML_Supervised": ("ITML_Supervised", {}, True),
+    "MMC_Supervised": ("MMC_Supervised", {}, True),
+    "SDML_Supervised": ("SDML_Supervised", {}, True),
     "LFDA": ("LFDA", {"k": 7}, False),
 }
 
@@ -226,14 +266,23 @@ atexit.register(_WORKER.close)  # also on Ctrl-C; an orphaned worker exits after
 
 
 def shallowml_methods(names=None):
-    """One :class:`Method` per public shallowml estimator fitted on labelled samples."""
-    from shallowml.utils.discovery import all_estimators, sample_form
+    """One :class:`Method` per public shallowml estimator fitted on labelled samples.
+
+    Learners on real targets (input kind 'regression', e.g. MLKR) have no
+    place in a classification protocol: they are left out, with a message
+    when asked for by name (``benchmarks/bench_mlkr.py`` measures MLKR).
+    """
+    from shallowml.utils.discovery import all_estimators, input_kind, sample_form
 
     out, seen = [], set()
     for name, cls in all_estimators():
         est = sample_form(cls)
         col = type(est).__name__
         if col in seen or (names and col not in names and name not in names):
+            continue
+        if input_kind(est) == "regression":
+            if names:
+                _log(f"{col} learns from real targets, not classes: not in this classification suite")
             continue
         seen.add(col)
         out.append(Method(col, "shallowml", est, capped="max_iter" in est.get_params()))
@@ -296,6 +345,99 @@ def knn_error(Z_train, y_train, Z_test, y_test, k=N_NEIGHBORS):
     return _measure.knn_error(None, Z_train, y_train, Z_test, y_test, k=k)
 
 
+def retrieval_on_test(Z_test, y_test):
+    """P@1, R-precision and MAP@R of the embedded test part, leave-one-out (and the queries skipped)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # test samples alone in their class are skipped (counted)
+        s = retrieval_scores(Z_test, y_test, k=(), average_precision=False)
+    return {"p_at_1": s["precision_at_1"], "r_precision": s["r_precision"], "map_at_r": s["map_at_r"],
+            "n_skipped": s["n_skipped"]}
+
+
+def few_shot_split(y, seed, *, n_needed):
+    """Train / test indices with half of the classes (rounded up) held out.
+
+    The held-out classes are drawn among those with at least ``n_needed``
+    samples; None when fewer than ``FEW_SHOT_WAY`` such classes can be held
+    out while at least one class stays for training.
+    """
+    classes, counts = np.unique(y, return_counts=True)
+    n_test = -(-classes.size // 2)
+    eligible = classes[counts >= n_needed]
+    n_test = min(n_test, eligible.size, classes.size - 1)
+    if n_test < FEW_SHOT_WAY:
+        return None
+    chosen = eligible[np.random.RandomState(seed).permutation(eligible.size)[:n_test]]
+    return class_disjoint_split(y, test_classes=chosen)
+
+
+def run_few_shot(loaded, methods, *, seeds=5, max_train=2000, time_limit=120.0, n_episodes=600):
+    """Few-shot accuracy on held-out classes; return ``(runs, summary)``.
+
+    ``loaded`` holds ``(name, X, y, X_test, y_test)`` as :func:`load_datasets`
+    yields; datasets with fewer than ``FEW_SHOT_MIN_CLASSES`` classes are
+    left out. For each of ``seeds`` class splits (:func:`few_shot_split`),
+    every method learns its metric on the training classes and is scored by
+    :func:`shallowml.evaluation.few_shot_accuracy` on the held-out ones, the
+    same episodes for every method (seeded by the split).
+    """
+    runs, summary = [], []
+    n_needed = max(FEW_SHOT_SHOTS) + FEW_SHOT_QUERIES
+    for name, X, y, Xte, yte in loaded:
+        if Xte is not None:
+            X, y = np.vstack([X, Xte]), np.concatenate([y, yte])
+        if np.unique(y).size < FEW_SHOT_MIN_CLASSES:
+            continue
+        splits = [few_shot_split(y, seed, n_needed=n_needed) for seed in range(seeds)]
+        if splits[0] is None:
+            _log(f"few-shot {name}: fewer than {FEW_SHOT_WAY} classes with {n_needed} samples to hold out; skipped")
+            continue
+        for m in methods:
+            accs = {k: [] for k in FEW_SHOT_SHOTS}
+            cis = {k: [] for k in FEW_SHOT_SHOTS}
+            status, n_fit = "ok", None
+            for seed, (train, test) in enumerate(splits):
+                sc = StandardScaler().fit(X[train])
+                Xtr, Xts = sc.transform(X[train]), sc.transform(X[test])
+                Xf, yf = subsample(Xtr, y[train], max_train if m.capped else None, seed)
+                n_fit = Xf.shape[0]
+                try:
+                    transform, fit_time, _ = m.fit_transformer(Xf, yf, seed, time_limit)
+                    Zts = transform(Xts)
+                    for k in FEW_SHOT_SHOTS:
+                        acc, ci = few_shot_accuracy(None, Zts, y[test], n_way=FEW_SHOT_WAY, k_shot=k,
+                                                    n_query=FEW_SHOT_QUERIES, n_episodes=n_episodes,
+                                                    random_state=seed)
+                        accs[k].append(acc)
+                        cis[k].append(ci)
+                        runs.append({"dataset": name, "method": m.name, "source": m.source, "split": f"classes{seed}",
+                                     "train_classes": int(np.unique(y[train]).size),
+                                     "test_classes": int(np.unique(y[test]).size), "n_fit": n_fit,
+                                     "k_shot": k, "accuracy": acc, "ci95": ci, "fit_time": fit_time})
+                except Exception as exc:  # one failing method must not stop the suite
+                    kind = "timeout" if "Timeout" in type(exc).__name__ else "failed"
+                    status = f"{kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+                    break
+                if fit_time > time_limit and seed + 1 < len(splits):
+                    status = f"time limit: {seed + 1}/{len(splits)} splits"
+                    break
+            for k in FEW_SHOT_SHOTS:
+                a = accs[k]
+                summary.append({
+                    "dataset": name, "method": m.name, "source": m.source, "n_way": FEW_SHOT_WAY, "k_shot": k,
+                    "n_query": FEW_SHOT_QUERIES, "n_episodes": n_episodes, "n_splits": len(a),
+                    "train_classes": int(np.unique(y[splits[0][0]]).size),
+                    "test_classes": int(np.unique(y[splits[0][1]]).size), "n_fit": n_fit,
+                    "accuracy_mean": float(np.mean(a)) if a else np.nan,
+                    "accuracy_std": float(np.std(a)) if a else np.nan,
+                    "ci95_mean": float(np.mean(cis[k])) if a else np.nan, "status": status,
+                })
+            shots = "  ".join(f"{k}-shot {np.mean(accs[k]):.3f}" for k in FEW_SHOT_SHOTS if accs[k])
+            _log(f"few-shot {name:<12s} {m.name:<24s} {shots or 'no result'}"
+                 + ("" if status == "ok" else f"  [{status}]"))
+    return runs, summary
+
+
 def warm_up(methods):
     """Fit each in-process estimator once on a tiny problem; return compile times."""
     times = {}
@@ -309,6 +451,8 @@ def warm_up(methods):
             _log(f"warm-up of {m.name} failed: {exc!r}")
         times[m.name] = time.perf_counter() - t0
         _log(f"warm-up {m.name:<24s} {times[m.name]:6.2f} s (JIT compilation: fits on 60x4, serial and parallel kernels)")
+    times["metrics"] = warm_up_metrics()
+    _log(f"warm-up {'retrieval metrics':<24s} {times['metrics']:6.2f} s")
     return times
 
 
@@ -330,22 +474,37 @@ def load_datasets(names, folder):
         yield name, X, y, Xte, yte
 
 
-def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_limit=120.0):
+def _evaluate(transform, X_train, y_train, X_test, y_test):
+    """A cell's scores: the k-NN test error and the retrieval scores of the test part."""
+    Z_test = transform(X_test)
+    scores = retrieval_on_test(Z_test, y_test)
+    return {"error": knn_error(transform(X_train), y_train, Z_test, y_test),
+            **{k: scores[k] for k in RETRIEVAL}}
+
+
+def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_limit=120.0, few_shot=True,
+        n_episodes=600, cells_path=None, resume=False, client=None, on_cell=None):
     """Run the protocol; return ``(runs, summary, info)``.
 
     ``runs`` has one dict per (dataset, method, split), ``summary`` one per
-    (dataset, method), ``info`` per-dataset facts and notes.
+    (dataset, method), ``info`` per-dataset facts and notes, and with
+    ``few_shot`` the few-shot results of :func:`run_few_shot` under
+    ``info["few_shot_runs"]`` and ``info["few_shot"]``. The (dataset,
+    method, split) cells are run in this process, or on the Dask ``client``'s
+    cluster; each finished cell is appended to ``cells_path`` (a temporary
+    file when None), and with ``resume`` the cells already there are not run
+    again (:mod:`._cells`). The few-shot part runs in this process.
     """
+    import tempfile
+
     runs, summary, info = [], [], {"datasets": {}, "notes": []}
     start = time.perf_counter()
+    datasets = []
     loaded = list(load_datasets(dataset_names, folder))
-    total = len(loaded) * len(methods)
-    step = 0
     for name, X, y, Xte, yte in loaded:
         splits = list(iter_splits(name, X, y, Xte, yte, seeds))
-        n_train = splits[0][1].shape[0]
         info["datasets"][name] = {
-            "n_train": n_train, "n_test": splits[0][3].shape[0], "n_features": X.shape[1],
+            "n_train": splits[0][1].shape[0], "n_test": splits[0][3].shape[0], "n_features": X.shape[1],
             "n_classes": int(np.unique(y).size),
             "split": "official" if splits[0][0] == "official" else f"{len(splits)} x stratified 70/30",
         }
@@ -353,50 +512,39 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
         for label, Xtr, ytr, Xts, yts in splits:
             sc = StandardScaler().fit(Xtr)
             scaled.append((label, sc.transform(Xtr), ytr, sc.transform(Xts), yts))
+        datasets.append((name, scaled))
+    with tempfile.TemporaryDirectory() as tmp:
+        log = _cells.CellLog(cells_path or Path(tmp) / "cells.csv", resume=resume)
+        options = dict(max_train=max_train, time_limit=time_limit, evaluate=_evaluate)
+        if client is None:
+            _cells.run_serial(datasets, methods, log, **options)
+        else:
+            _cells.run_on_dask(datasets, methods, log, client, on_cell=on_cell, **options)
+        done = log.done
+    for name, splits in datasets:
+        n_train = info["datasets"][name]["n_train"]
         for m in methods:
-            step += 1
-            errs, fits, n_fit, n_warn, status = [], [], None, 0, "ok"
-            for i, (label, Xtr, ytr, Xts, yts) in enumerate(scaled):
-                seed = i if label != "official" else 0
-                Xf, yf = subsample(Xtr, ytr, max_train if m.capped else None, seed)
-                n_fit = Xf.shape[0]
-                try:
-                    transform, fit_time, w = m.fit_transformer(Xf, yf, seed, time_limit)
-                    err = knn_error(transform(Xtr), ytr, transform(Xts), yts)
-                except Exception as exc:  # one failing method must not stop the suite
-                    kind = "timeout" if "Timeout" in type(exc).__name__ else "failed"
-                    status = f"{kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
-                    break
-                errs.append(err)
-                fits.append(fit_time)
-                n_warn += w
-                runs.append({
-                    "dataset": name, "method": m.name, "source": m.source, "split": label,
-                    "n_fit": n_fit, "error": err, "fit_time": fit_time,
-                })
-                if fit_time > time_limit and i + 1 < len(scaled):
-                    status = f"time limit: {i + 1}/{len(scaled)} splits"
-                    break
-            row = {
+            cells = [done[key] for i in range(len(splits)) if (key := (name, m.name, i)) in done]
+            kept, status = _cells.kept_cells(cells, len(splits), time_limit)
+            runs += [{k: c[k] for k in ("dataset", "method", "source", "split", "n_fit", "error", *RETRIEVAL,
+                                        "fit_time")} for c in kept]
+            errs = [c["error"] for c in kept]
+            fits = [c["fit_time"] for c in kept]
+            rets = kept
+            summary.append({
                 "dataset": name, "method": m.name, "source": m.source,
-                "n_train": n_train, "n_fit": n_fit, "n_splits": len(errs),
+                "n_train": n_train, "n_fit": cells[0]["n_fit"] if cells else None, "n_splits": len(kept),
                 "error_mean": float(np.mean(errs)) if errs else np.nan,
                 "error_std": float(np.std(errs)) if errs else np.nan,
+                **{f"{k}_{stat}": (float(fn([r[k] for r in rets])) if rets else np.nan)
+                   for k in RETRIEVAL for stat, fn in (("mean", np.mean), ("std", np.std))},
                 "fit_time_mean": float(np.mean(fits)) if fits else np.nan,
                 "fit_time_std": float(np.std(fits)) if fits else np.nan,
-                "convergence_warnings": n_warn, "status": status,
-            }
-            summary.append(row)
-            msg = (
-                f"err {row['error_mean']:.3f} +- {row['error_std']:.3f}  fit {row['fit_time_mean']:7.2f} s"
-                if errs else "no result"
-            )
-            extra = "" if status == "ok" else f"  [{status}]"
-            _log(
-                f"[{step:3d}/{total}] {name:<14s} {m.name:<24s} {msg}  "
-                f"({len(errs)} split{'s' if len(errs) != 1 else ''}, n_fit={n_fit}, "
-                f"elapsed {time.perf_counter() - start:6.1f} s){extra}"
-            )
+                "convergence_warnings": sum(c["convergence_warnings"] for c in kept), "status": status,
+            })
+    if few_shot:
+        info["few_shot_runs"], info["few_shot"] = run_few_shot(
+            loaded, methods, seeds=seeds, max_train=max_train, time_limit=time_limit, n_episodes=n_episodes)
     info["elapsed"] = time.perf_counter() - start
     _WORKER.close()
     return runs, summary, info
@@ -439,8 +587,14 @@ def format_markdown(summary, info, *, warmup=None, settings=None):
             vals.append(s)
         split = "official" if fi["split"] == "official" else "70/30"
         lines.append(f"| {d} | {fi['n_train']} | {fi['n_features']} | {split} | " + " | ".join(vals) + " |")
+    lines += ["", "†: metric learned on a subsample (n_fit < n_train) or on fewer splits (time limit); see notes."]
+    if "map_at_r_mean" in summary[0]:
+        for key, title in RETRIEVAL.items():
+            lines += ["", f"### {title} of the embedded test part, leave-one-out (mean +- std over splits; "
+                          "best per row in bold)", ""]
+            lines += _markdown_table(retrieval_table(summary, info, key, bold=True))
     lines += [
-        "", "†: metric learned on a subsample (n_fit < n_train) or on fewer splits (time limit); see notes.", "",
+        "",
         "### Fit time, seconds (mean over splits; n_fit = samples used to learn the metric)", "",
         "| dataset | " + " | ".join(m for m in methods if m != "Euclidean") + " |",
         "|---" * len(methods) + "|",
@@ -473,6 +627,15 @@ def format_markdown(summary, info, *, warmup=None, settings=None):
         f"{r['dataset']} / {r['method']}: {r['convergence_warnings']} ConvergenceWarning(s)"
         for r in summary if r["convergence_warnings"]
     ]
+    few = info.get("few_shot")
+    if few:
+        first = few[0]
+        lines += ["", f"### Few-shot accuracy on held-out classes: {first['n_way']}-way, prototype classifier, "
+                      f"{first['n_query']} queries per class, {first['n_episodes']} episodes (mean +- std over "
+                      "class splits; best per row in bold)", ""]
+        lines += _markdown_table(few_shot_table(few, bold=True))
+        notes += [f"few-shot {r['dataset']} / {r['method']} / {r['k_shot']}-shot: {r['status']}"
+                  for r in few if r["status"] != "ok"]
     lines += ["", "### Notes", ""]
     lines += [f"- {n}" for n in notes] or ["- all methods ran on all splits without warnings"]
     if warmup:
@@ -515,15 +678,90 @@ def error_table(summary, info):
     return rows
 
 
+def _markdown_table(rows):
+    head = list(rows[0]) if rows else []
+    out = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    return out + ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
+
+
+def retrieval_table(summary, info, key="map_at_r", *, bold=False):
+    """Rows of a retrieval table (dataset x method, 'mean ± std' of ``key``) for CSV / reST / markdown."""
+    datasets = list(dict.fromkeys(r["dataset"] for r in summary))
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    cell = {(r["dataset"], r["method"]): r for r in summary}
+    rows = []
+    for d in datasets:
+        fi = info["datasets"][d]
+        row = {"dataset": d, "n_test": fi.get("n_test", "-"),
+               "split": "official" if fi["split"] == "official" else "70/30"}
+        vals = [cell[(d, m)].get(f"{key}_mean", np.nan) for m in methods if (d, m) in cell]
+        best = np.nanmax(vals) if np.isfinite(vals).any() else None
+        for m in methods:
+            r = cell.get((d, m))
+            v = np.nan if r is None else r.get(f"{key}_mean", np.nan)
+            if r is None or not np.isfinite(v):
+                row[m] = "-" if r is None or r["status"] == "ok" else "fail"
+                continue
+            text = f"{v:.3f}" + (f" ± {r[f'{key}_std']:.3f}" if r["n_splits"] > 1 else "")
+            if bold and best is not None and v >= best - 1e-12:
+                text = f"**{text}**"
+            row[m] = text + (" †" if r["status"] != "ok" or r["n_fit"] < fi["n_train"] else "")
+        rows.append(row)
+    return rows
+
+
+def scores_table(summary, info):
+    """Rows of the docs' score table: per dataset, the 3-NN error, P@1, R-precision and MAP@R of every method."""
+    rows = []
+    error_rows = {r["dataset"]: r for r in error_table(summary, info)}
+    per_key = {key: {r["dataset"]: r for r in retrieval_table(summary, info, key)} for key in RETRIEVAL}
+    for d, err in error_rows.items():
+        first = per_key["map_at_r"][d]
+        rows.append({"dataset": d, "n_test": first["n_test"], "score": f"{N_NEIGHBORS}-NN error",
+                     **{m: v for m, v in err.items() if m not in ("dataset", "n_train", "d", "split")}})
+        for key, title in RETRIEVAL.items():
+            r = per_key[key][d]
+            rows.append({"dataset": d, "n_test": r["n_test"], "score": title,
+                         **{m: v for m, v in r.items() if m not in ("dataset", "n_test", "split")}})
+    return rows
+
+
+def few_shot_table(few, *, bold=False):
+    """Rows of the few-shot table (dataset and shot x method, 'mean ± std' accuracy)."""
+    keys = list(dict.fromkeys((r["dataset"], r["k_shot"]) for r in few))
+    methods = list(dict.fromkeys(r["method"] for r in few))
+    cell = {(r["dataset"], r["k_shot"], r["method"]): r for r in few}
+    rows = []
+    for d, k in keys:
+        some = next(r for r in few if r["dataset"] == d and r["k_shot"] == k)
+        row = {"dataset": d, "classes (train / test)": f"{some['train_classes']} / {some['test_classes']}",
+               "task": f"{some['n_way']}-way {k}-shot"}
+        vals = [cell[(d, k, m)]["accuracy_mean"] for m in methods if (d, k, m) in cell]
+        best = np.nanmax(vals) if np.isfinite(vals).any() else None
+        for m in methods:
+            r = cell.get((d, k, m))
+            if r is None or not np.isfinite(r["accuracy_mean"]):
+                row[m] = "-" if r is None else "fail"
+                continue
+            text = f"{r['accuracy_mean']:.3f}" + (f" ± {r['accuracy_std']:.3f}" if r["n_splits"] > 1 else "")
+            if bold and best is not None and r["accuracy_mean"] >= best - 1e-12:
+                text = f"**{text}**"
+            row[m] = text + (" †" if r["status"] != "ok" else "")
+        rows.append(row)
+    return rows
+
+
 def read_results(folder):
     """``(summary, dataset_facts)`` of an earlier run written to ``folder``."""
     with open(Path(folder) / "results.csv", newline="", encoding="utf-8") as fh:
         summary = list(csv.DictReader(fh))
+    retrieval_keys = [f"{k}_{stat}" for k in RETRIEVAL for stat in ("mean", "std")]
     for r in summary:
         for k in ("n_train", "n_fit", "n_splits", "convergence_warnings"):
             r[k] = int(r[k])
-        for k in ("error_mean", "error_std", "fit_time_mean", "fit_time_std"):
-            r[k] = float(r[k]) if r[k] not in ("", "nan") else np.nan
+        for k in ("error_mean", "error_std", *retrieval_keys, "fit_time_mean", "fit_time_std"):
+            # results written before the retrieval columns existed: NaN, shown as '-'
+            r[k] = float(r[k]) if r.get(k) not in (None, "", "nan") else np.nan
     with open(Path(folder) / "error_table.csv", newline="", encoding="utf-8") as fh:
         facts = {
             r["dataset"]: {"n_train": int(r["n_train"]), "n_features": int(r["d"]),
@@ -533,11 +771,30 @@ def read_results(folder):
     return summary, facts
 
 
-def merge_results(old, new):
-    """``old`` summary rows with every (dataset, method) that ``new`` has replaced by ``new``'s row."""
-    fresh = {(r["dataset"], r["method"]): r for r in new}
-    merged = [fresh.pop((r["dataset"], r["method"]), r) for r in old]
-    return merged + list(fresh.values())
+def read_few_shot(folder):
+    """The few-shot summary rows of an earlier run in ``folder`` (``[]`` when it has none)."""
+    path = Path(folder) / "few_shot.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        for k in ("n_way", "k_shot", "n_query", "n_episodes", "n_splits", "train_classes", "test_classes"):
+            r[k] = int(r[k])
+        r["n_fit"] = int(r["n_fit"]) if r["n_fit"] not in ("", "None") else None
+        for k in ("accuracy_mean", "accuracy_std", "ci95_mean"):
+            r[k] = float(r[k]) if r[k] not in ("", "nan") else np.nan
+    return rows
+
+
+def merge_results(old, new, key=("dataset", "method")):
+    """``old`` summary rows with every ``key`` (default (dataset, method)) that ``new`` has replaced by
+    ``new``'s row; every row gets the columns of ``new`` (missing ones NaN)."""
+    fresh = {tuple(r[k] for k in key): r for r in new}
+    merged = [fresh.pop(tuple(r[k] for k in key), r) for r in old]
+    merged += list(fresh.values())
+    fields = list(new[0]) if new else list(old[0]) if old else []
+    return [{f: r.get(f, np.nan) for f in fields} for r in merged]
 
 
 def write_csv(path, rows):
@@ -568,8 +825,17 @@ def main(argv=None):
     parser.add_argument("--time-limit", type=float, default=120.0,
                         help="seconds per fit before remaining splits are skipped (default 120)")
     parser.add_argument("--smoke", action="store_true", help=f"only {', '.join(SMOKE_DATASETS)}; 2 seeds")
+    parser.add_argument("--no-few-shot", action="store_true",
+                        help=f"skip the few-shot table (datasets with >= {FEW_SHOT_MIN_CLASSES} classes)")
+    parser.add_argument("--episodes", type=int, default=600, help="few-shot episodes per class split (default 600)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--out", default="benchmarks/results", help="output folder")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the cells on an existing dask.distributed scheduler (e.g. tcp://host:8786)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="run the cells on an embedded Dask LocalCluster of N worker processes")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the cells already in OUT/cells.csv and run only the missing ones")
     parser.add_argument("--merge-into", default=None, metavar="DIR",
                         help="also update the results.csv, error_table.csv and plots of an earlier run in DIR, "
                              "replacing the (dataset, method) cells this run measured")
@@ -587,12 +853,24 @@ def main(argv=None):
     methods = [Method("Euclidean", "baseline")] + shallow + reference_methods(shallow, reference, args.estimators)
     _log(f"methods: {', '.join(m.name for m in methods)}")
     load_before = _measure.load_average()
-    warmup = warm_up(methods)
-    runs, summary, info = run(names, methods, folder=args.data, seeds=seeds,
-                              max_train=max_train, time_limit=args.time_limit)
-
+    if args.scheduler and args.workers:
+        parser.error("give --scheduler or --workers, not both")
+    warmup = warm_up(methods)  # also fills the kernel cache that local Dask workers load from
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    client = _cells.dask_client(args.scheduler, args.workers) if args.scheduler or args.workers else None
+    try:
+        runs, summary, info = run(names, methods, folder=args.data, seeds=seeds, max_train=max_train,
+                                  time_limit=args.time_limit, few_shot=not args.no_few_shot,
+                                  n_episodes=args.episodes, cells_path=out / "cells.csv",
+                                  resume=args.resume, client=client)
+    finally:
+        if client is not None:
+            cluster = client.cluster if args.workers else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
     import shallowml
     import sklearn
 
@@ -608,11 +886,20 @@ def main(argv=None):
     write_csv(out / "results.csv", summary)
     write_csv(out / "runs.csv", runs)
     write_csv(out / "error_table.csv", error_table(summary, info))
+    write_csv(out / "retrieval_table.csv", scores_table(summary, info))
+    few = info.get("few_shot")
+    if few:
+        write_csv(out / "few_shot.csv", few)
+        write_csv(out / "few_shot_runs.csv", info["few_shot_runs"])
+        write_csv(out / "few_shot_table.csv", few_shot_table(few))
     if not args.no_plots and summary:
-        from .plots import plot_errors, plot_speedups
+        from .plots import plot_errors, plot_few_shot, plot_map_at_r, plot_speedups
 
         plot_errors(summary, out / "errors.png")
+        plot_map_at_r(summary, out / "map_at_r.png")
         plot_speedups(summary, _reference_pairs(_methods_of(summary)), out / "speedup.png")
+        if few:
+            plot_few_shot(few, out / "few_shot.png")
     if args.merge_into:
         old_summary, facts = read_results(args.merge_into)
         merged = merge_results(old_summary, summary)
@@ -620,14 +907,26 @@ def main(argv=None):
         dest = Path(args.merge_into)
         write_csv(dest / "results.csv", merged)
         write_csv(dest / "error_table.csv", error_table(merged, merged_info))
+        write_csv(dest / "retrieval_table.csv", scores_table(merged, merged_info))
+        if few:
+            old_few = read_few_shot(dest)
+            merged_few = merge_results(old_few, few, key=("dataset", "method", "k_shot"))
+            write_csv(dest / "few_shot.csv", merged_few)
+            write_csv(dest / "few_shot_table.csv", few_shot_table(merged_few))
         if not args.no_plots:
-            from .plots import plot_errors, plot_speedups
+            from .plots import plot_errors, plot_few_shot, plot_map_at_r, plot_speedups
 
             plot_errors(merged, dest / "errors.png")
+            plot_map_at_r(merged, dest / "map_at_r.png")
             plot_speedups(merged, _reference_pairs(_methods_of(merged)), dest / "speedup.png")
-        _log(f"merged {len(summary)} cells into {dest}/results.csv, error_table.csv")
+            if few:
+                plot_few_shot(merged_few, dest / "few_shot.png")
+        _log(f"merged {len(summary)} cells into {dest}/results.csv, error_table.csv, retrieval_table.csv"
+             + (", few_shot.csv" if few else ""))
     print(md)
-    _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv" + ("" if args.no_plots else ", errors.png, speedup.png"))
+    _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv, retrieval_table.csv"
+         + (", few_shot.csv, few_shot_runs.csv, few_shot_table.csv" if few else "")
+         + ("" if args.no_plots else ", errors.png, map_at_r.png, speedup.png" + (", few_shot.png" if few else "")))
     return summary
 
 

@@ -21,6 +21,7 @@ from ._solvers.progress import user_callback
 from .base import MahalanobisMixin
 from .constraints import count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
+from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.linalg import components_from_metric
 from .utils.validation import check_pair_labels, check_pairs, encode_class_labels
@@ -210,7 +211,6 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     True
     """
 
-    _input_kind = "pairs"
     _parameter_constraints = {**_COMMON_CONSTRAINTS, "random_state": ["random_state"]}
 
     def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
@@ -256,7 +256,7 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         return self
 
 
-class ITML_Supervised(MahalanobisMixin, BaseEstimator):
+class ITML_Supervised(ClassesMixin, MahalanobisMixin, BaseEstimator):
     """Information-Theoretic Metric Learning from class labels.
 
     Samples ``n_constraints`` similar (same class) and ``n_constraints``
@@ -352,10 +352,6 @@ class ITML_Supervised(MahalanobisMixin, BaseEstimator):
         _finish(self, *fitted)
         return self
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
 
 
 for _cls in (ITML, ITML_Supervised):

@@ -15,6 +15,7 @@ from ._kernels.neighbors import same_class_neighbors
 from ._solvers.lmnn_rounds import lmnn_active_set
 from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
+from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
 from .utils.linalg import principal_subspace
@@ -40,7 +41,7 @@ def _scaled(X):
     return Xc * (m / s), s
 
 
-class LMNN(MahalanobisMixin, BaseEstimator):
+class LMNN(ClassesMixin, MahalanobisMixin, BaseEstimator):
     """Large Margin Nearest Neighbour metric learning (Weinberger & Saul, 2009).
 
     Learns ``L`` so that each sample's ``n_neighbors`` *target neighbours*
@@ -358,9 +359,3 @@ class LMNN(MahalanobisMixin, BaseEstimator):
             Q, _ = np.linalg.qr(E)
             return np.hstack([basis, Q])
         return basis[:, :r]
-
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags

@@ -14,12 +14,13 @@ from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
 from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
+from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components, resolve_init, resolve_n_components
 from .utils.validation import encode_class_labels, warn_unused_parameters
 
 
-class NCA(MahalanobisMixin, BaseEstimator):
+class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     """Neighbourhood Components Analysis.
 
     Learns a linear map ``L`` that maximises the expected number of samples
@@ -325,7 +326,3 @@ class NCA(MahalanobisMixin, BaseEstimator):
         )
         return result
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags

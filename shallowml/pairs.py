@@ -9,6 +9,7 @@ from sklearn.utils import ClassifierTags
 from sklearn.utils.metadata_routing import UNUSED
 from sklearn.utils.validation import check_is_fitted
 
+from .supervision import _KindMixin
 from .utils.validation import check_pair_labels, check_pairs
 
 _STRATEGIES = ("accuracy", "f_beta", "max_tpr", "max_tnr")
@@ -39,8 +40,10 @@ def _cut_statistics(distances, y):
     return mids, tp[cuts], n_neg - fp[cuts], tp[-1], n_neg
 
 
-class PairsClassifierMixin:
+class PairsClassifierMixin(_KindMixin):
     """Mixin turning a metric learner fitted on pairs into a pairs classifier.
+
+    Declares ``input_kind='pairs'`` (see :mod:`shallowml.supervision`).
 
     Requires ``pair_distance`` (from :class:`~shallowml.base.MahalanobisMixin`).
     ``predict`` returns +1 (similar) when the distance is at most
@@ -50,6 +53,7 @@ class PairsClassifierMixin:
     """
 
     classes_ = np.array([-1, 1])
+    _input_kind = "pairs"
 
     def decision_function(self, pairs):
         """``threshold_ - distance`` for each pair (positive means similar)."""

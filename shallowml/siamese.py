@@ -19,7 +19,6 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._losses.siamese import (
@@ -34,6 +33,7 @@ from ._solvers.result import SolverResult
 from .base import MahalanobisMixin
 from .constraints import count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
+from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
 from .utils.validation import (
@@ -293,7 +293,6 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     True
     """
 
-    _input_kind = "pairs"
 
     _parameter_constraints = {**_COMMON_CONSTRAINTS, "loss": [StrOptions(set(_PAIR_LOSSES))]}
 
@@ -437,7 +436,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         return 0.5 * (1.0 + np.tanh(0.5 * s))
 
 
-class LinearSiamese_Supervised(_LinearSiameseBase):
+class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
     """Linear Siamese network fitted on class labels.
 
     With ``loss='contrastive'`` or ``'koch'``, ``n_pairs`` pairs (half
@@ -690,16 +689,10 @@ class LinearSiamese_Supervised(_LinearSiameseBase):
         first = not hasattr(self, "_params")
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first,
                              ensure_min_samples=2 if first else 1)
-        check_classification_targets(y)
-        _, y_codes = np.unique(y, return_inverse=True)
-        y_codes = y_codes.astype(np.int64).ravel()
+        _, y_codes, _ = encode_class_labels(y, allow_trivial=True)  # a batch may hold one class
         result, n_components, scale = self._run(
             X, y_codes, first=first, max_iter=1, early_stopping=False, strict=False,
         )
         self._finish(result, n_components, X.shape[1], scale, partial=True)
         return self
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags

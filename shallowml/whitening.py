@@ -12,21 +12,21 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 
 from ._kernels.distances import iter_sq_distance_blocks
 from ._kernels.neighbors import same_class_neighbors
 from ._solvers.eigen import fisher_directions
 from .base import MahalanobisMixin
+from .supervision import ChunksMixin, ClassesMixin, UnsupervisedMixin
 from .constraints import chunks_from_labels
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import class_scatters, resolve_n_components
 from .utils.linalg import symmetric_inverse_sqrt
 from .utils.subspace import ScaledSubspace
-from .utils.validation import encode_class_labels
+from .utils.validation import encode_chunk_labels, encode_class_labels
 
 
-class Covariance(MahalanobisMixin, BaseEstimator):
+class Covariance(UnsupervisedMixin, MahalanobisMixin, BaseEstimator):
     """Whitening by the inverse covariance (unsupervised baseline).
 
     The metric is ``M = Sigma^+`` (pseudo-inverse of the sample covariance),
@@ -76,7 +76,7 @@ class Covariance(MahalanobisMixin, BaseEstimator):
         return self
 
 
-class LDA(MahalanobisMixin, BaseEstimator):
+class LDA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     """Fisher discriminant whitening (LDA as a metric).
 
     Finds ``n_components <= n_classes - 1`` directions maximising between-class
@@ -132,13 +132,9 @@ class LDA(MahalanobisMixin, BaseEstimator):
         self.components_ = sub.to_features(V.T, n_components)
         return self
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
 
 
-class RCA(MahalanobisMixin, BaseEstimator):
+class RCA(ChunksMixin, MahalanobisMixin, BaseEstimator):
     """Relevant Components Analysis: whitening by the within-chunk covariance.
 
     Each distinct value of ``y`` is a chunklet (a group of samples known to
@@ -189,15 +185,9 @@ class RCA(MahalanobisMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit on ``X`` with chunk (or class) labels ``y``."""
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        with warnings.catch_warnings():
-            # chunk ids are many small groups by design; not a regression target
-            warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
-            check_classification_targets(y)
         # a negative chunk id (e.g. -1 from constraints.chunks_from_labels) means "in no chunk"
-        unchunked = y < 0 if np.asarray(y).dtype.kind in "iuf" else np.zeros(y.shape[0], dtype=bool)
-        _, y_codes = np.unique(y, return_inverse=True)
+        y_codes, in_chunk = encode_chunk_labels(y)
         counts = np.bincount(y_codes)
-        in_chunk = (counts[y_codes] >= 2) & ~unchunked
         if not in_chunk.any():
             raise ValueError(
                 "RCA needs at least one chunk (non-negative label) with 2 or more samples; "
@@ -220,13 +210,9 @@ class RCA(MahalanobisMixin, BaseEstimator):
             self.components_ = sub.to_features(A, n_components)
         return self
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
 
 
-class RCA_Supervised(RCA):
+class RCA_Supervised(ClassesMixin, RCA):
     """RCA on chunklets sampled from class labels (as metric-learn's ``RCA_Supervised``).
 
     Draws ``n_chunks`` disjoint chunklets of ``chunk_size`` same-class
@@ -343,7 +329,7 @@ def _local_scatters(Z, y_codes, k, block_rows=1024):
     return S_w, S_b
 
 
-class LFDA(MahalanobisMixin, BaseEstimator):
+class LFDA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     """Local Fisher Discriminant Analysis (Sugiyama, JMLR 2007).
 
     Fisher discriminant analysis where within-class pairs are weighted by a
@@ -413,7 +399,3 @@ class LFDA(MahalanobisMixin, BaseEstimator):
         self.components_ = sub.to_features(V.T, n_components)
         return self
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags

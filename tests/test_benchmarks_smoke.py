@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
+from sklearn.preprocessing import StandardScaler
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository root
@@ -21,8 +23,10 @@ def test_smoke_suite_writes_sane_results(tmp_path):
     summary = suite.main(["--smoke", "--datasets", "iris", "wine", "--seeds", "2",
                           "--estimators", "LDA", "LFDA", "RCA", "sklearn-NCA",
                           "--reference", "sklearn", "--out", str(tmp_path)])
-    for name in ("results.md", "results.csv", "runs.csv", "error_table.csv", "errors.png", "speedup.png"):
+    for name in ("results.md", "results.csv", "runs.csv", "error_table.csv", "retrieval_table.csv", "errors.png",
+                 "map_at_r.png", "speedup.png"):
         assert (tmp_path / name).stat().st_size > 0, name
+    assert not (tmp_path / "few_shot.csv").exists()  # no dataset with 10 classes
     with open(tmp_path / "results.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert rows == [{k: (f"{v:.6g}" if isinstance(v, float) else str(v)) for k, v in r.items()}
@@ -36,10 +40,36 @@ def test_smoke_suite_writes_sane_results(tmp_path):
         assert 0.0 <= float(r["error_mean"]) <= 0.5, r
     assert float(cell[("iris", "LDA")]["error_mean"]) < 0.1
     assert float(cell[("wine", "Euclidean")]["error_mean"]) < 0.15
+    for r in rows:  # the retrieval columns
+        assert 0.0 < float(r["map_at_r_mean"]) <= float(r["r_precision_mean"]) + 0.1 <= 1.1, r
+        assert float(r["map_at_r_mean"]) <= float(r["p_at_1_mean"]) <= 1.0, r
+    # LDA ranks whole classes near each other much better than the Euclidean distance (MAP@R)
+    assert float(cell[("wine", "LDA")]["map_at_r_mean"]) > float(cell[("wine", "Euclidean")]["map_at_r_mean"]) + 0.1
     md = (tmp_path / "results.md").read_text()
     assert "| iris | 105 | 4 | 70/30 |" in md
+    assert "### MAP@R of the embedded test part, leave-one-out" in md and "| iris | 45 | 70/30 |" in md
+    with open(tmp_path / "retrieval_table.csv") as fh:
+        table = {(r["dataset"], r["score"]): r for r in csv.DictReader(fh)}
+    assert [s for d, s in table if d == "iris"] == ["3-NN error", "P@1", "R-precision", "MAP@R"]
+    assert table[("iris", "MAP@R")]["LDA"] == (f"{float(cell[('iris', 'LDA')]['map_at_r_mean']):.3f} ± "
+                                               f"{float(cell[('iris', 'LDA')]['map_at_r_std']):.3f}")
+    assert table[("wine", "P@1")]["n_test"] == "54" and table[("wine", "3-NN error")]["RCA"].startswith("0.")
     with open(tmp_path / "runs.csv") as fh:
-        assert len(list(csv.DictReader(fh))) == 2 * len(rows)
+        run_rows = list(csv.DictReader(fh))
+    assert len(run_rows) == 2 * len(rows)
+    # a run's MAP@R is the leave-one-out MAP@R of that split's standardised test part
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from shallowml.metrics import map_at_r, precision_at_1
+
+    X, y = load_wine(return_X_y=True)
+    Xtr, Xte, _, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=1)
+    Zte = StandardScaler().fit(Xtr).transform(Xte)
+    euclid = next(r for r in run_rows if (r["dataset"], r["method"], r["split"]) == ("wine", "Euclidean", "seed1"))
+    assert float(euclid["map_at_r"]) == pytest.approx(map_at_r(Zte, yte), rel=1e-5)
+    assert float(euclid["p_at_1"]) == pytest.approx(precision_at_1(Zte, yte), rel=1e-5)
 
     # re-run one column on one dataset and merge it into the first run's folder
     again = tmp_path / "again"
@@ -104,3 +134,60 @@ def test_failing_method_is_reported_not_raised():
     assert np.isnan(summary[1]["error_mean"])
     md = suite.format_markdown(summary, _)
     assert "| iris | 105 | 4 | 70/30 | 0.022 | fail |" in md.replace("**", "")
+
+
+@pytest.mark.slow
+def test_few_shot_table_on_digits(tmp_path):
+    summary = suite.main(["--datasets", "digits", "--seeds", "2", "--estimators", "LDA", "--reference", "none",
+                          "--episodes", "50", "--out", str(tmp_path)])
+    assert {r["method"] for r in summary} == {"Euclidean", "LDA"}
+    for name in ("few_shot.csv", "few_shot_runs.csv", "few_shot_table.csv", "few_shot.png", "map_at_r.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    with open(tmp_path / "few_shot.csv") as fh:
+        few = list(csv.DictReader(fh))
+    assert [(r["method"], r["k_shot"]) for r in few] == [("Euclidean", "1"), ("Euclidean", "5"), ("LDA", "1"),
+                                                         ("LDA", "5")]
+    for r in few:
+        assert r["status"] == "ok" and r["n_splits"] == "2" and r["train_classes"] == r["test_classes"] == "5"
+        assert 0.3 < float(r["accuracy_mean"]) < 1.0
+    cell = {(r["method"], r["k_shot"]): float(r["accuracy_mean"]) for r in few}
+    assert cell[("Euclidean", "5")] > cell[("Euclidean", "1")]
+    # the Euclidean cell by hand: held-out classes of the first split, scaler fitted on the others
+    from shallowml.evaluation import few_shot_accuracy
+
+    X, y = load_digits(return_X_y=True)
+    train, test = suite.few_shot_split(y, 0, n_needed=20)
+    Z = StandardScaler().fit(X[train]).transform(X[test])
+    with open(tmp_path / "few_shot_runs.csv") as fh:
+        first = next(r for r in csv.DictReader(fh) if (r["method"], r["split"], r["k_shot"]) == ("Euclidean",
+                                                                                              "classes0", "1"))
+    acc, ci = few_shot_accuracy(None, Z, y[test], n_way=5, k_shot=1, n_query=15, n_episodes=50, random_state=0)
+    assert float(first["accuracy"]) == pytest.approx(acc, rel=1e-5)
+    md = (tmp_path / "results.md").read_text()
+    assert "### Few-shot accuracy on held-out classes: 5-way" in md and "| digits | 5 / 5 | 5-way 1-shot |" in md
+
+
+def test_few_shot_split_holds_out_classes_with_enough_samples():
+    y = np.repeat(np.arange(12), [50] * 10 + [5, 8])
+    train, test = suite.few_shot_split(y, 3, n_needed=20)
+    held = np.unique(y[test])
+    assert held.size == 6 and held.max() < 10 and np.intersect1d(held, y[train]).size == 0
+    assert np.array_equal(suite.few_shot_split(y, 3, n_needed=20)[1], test)
+    assert suite.few_shot_split(np.repeat(np.arange(10), [30] * 4 + [5] * 6), 0, n_needed=20) is None
+
+
+def test_old_results_without_retrieval_columns_are_read_and_merged(tmp_path):
+    # the committed full run predates the retrieval columns
+    old_dir = ROOT / "docs" / "benchmark_results"
+    for name in ("results.csv", "error_table.csv"):
+        (tmp_path / name).write_bytes((old_dir / name).read_bytes())
+    old, facts = suite.read_results(tmp_path)
+    assert np.isnan(old[0]["map_at_r_mean"]) and np.isfinite(old[0]["error_mean"])
+    fresh = dict(old[0], map_at_r_mean=0.5, map_at_r_std=0.01, p_at_1_mean=0.9, p_at_1_std=0.0,
+                 r_precision_mean=0.6, r_precision_std=0.0)
+    merged = suite.merge_results(old, [fresh])
+    assert len(merged) == len(old) and merged[0]["map_at_r_mean"] == 0.5
+    assert all(list(r) == list(fresh) for r in merged)  # one column order for the CSV
+    table = suite.retrieval_table(merged, {"datasets": facts})
+    assert table[0][fresh["method"]] == "0.500 ± 0.010" and table[0]["n_test"] == "-"
+    assert table[0][old[1]["method"]] == "-"  # not measured yet

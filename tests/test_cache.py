@@ -19,19 +19,25 @@ import pytest
 _FIT = r"""
 import json, sys, warnings
 import numpy as np
-from shallowml import LMNN, NCA, ITML_Supervised, LinearSiamese_Supervised
+from shallowml import LMNN, MLKR, NCA, ITML_Supervised, LinearSiamese_Supervised
+from shallowml.metrics import retrieval_scores
+from shallowml.supervision import input_kind
 from shallowml.utils.warmup import kernel_cache_stats
 warnings.simplefilter("ignore")
 rng = np.random.RandomState(0)
 out = {}
-for n in (90, 1500):  # 1500 rows: LMNN and NCA switch to their parallel variants
+for n in (90, 1500):  # 1500 rows: LMNN, NCA, MLKR and the retrieval metrics switch to their parallel variants
     X = rng.randn(n, 6)
     y = np.arange(n) % 3
     X[:, :3] += 2.0 * np.eye(3)[y]
     for est in (LMNN(max_iter=8, random_state=0), NCA(max_iter=8, random_state=0),
                 ITML_Supervised(max_iter=20, random_state=0),
-                LinearSiamese_Supervised(max_iter=2, random_state=0)):
-        out[f"{type(est).__name__}-{n}"] = est.fit(X, y).components_.tolist()
+                LinearSiamese_Supervised(max_iter=2, random_state=0), MLKR(max_iter=8, random_state=0)):
+        target = X[:, 0] - X[:, 1] ** 2 if input_kind(est) == "regression" else y
+        out[f"{type(est).__name__}-{n}"] = est.fit(X, target).components_.tolist()
+    # the retrieval metrics' kernels: leave-one-out (full sort) and a reference set (partial ranking)
+    out[f"metrics-{n}"] = [retrieval_scores(X, y), retrieval_scores(X[:50], y[:50], Z_ref=X, y_ref=y,
+                                                                     average_precision=False)]
 out["stats"] = kernel_cache_stats()
 print(json.dumps(out))
 """
@@ -48,6 +54,7 @@ def _run(code, env_extra=None, timeout=900):
 def test_fresh_processes_load_every_kernel_from_the_cache():
     first = _run(_FIT)  # compiles what is not cached yet
     assert first["stats"]["parallel_used"] > 0, "the larger inputs must run parallel variants"
+    assert first["metrics-1500"][0]["n_queries"] == 1500
     results = {}
     for threads in ("1", "2"):
         res = _run(_FIT, {"NUMBA_NUM_THREADS": threads})

@@ -63,3 +63,26 @@ def test_forced_parallel_gives_the_same_fit():
     with _options.parallel_variants_everywhere():
         b = NCA(max_iter=20, random_state=0).fit(X, y).components_
     np.testing.assert_array_equal(a, b)
+
+
+def test_warm_up_metrics_runs_both_variants_in_a_fresh_process():
+    code = (
+        "from shallowml._kernels import distances, retrieval\n"
+        "from shallowml.utils.warmup import compile_all, warm_up_metrics\n"
+        "assert not retrieval.rank_statistics.parallel.signatures\n"
+        "assert warm_up_metrics() > 0\n"
+        "assert retrieval.rank_statistics.serial.signatures and retrieval.rank_statistics.parallel.signatures\n"
+        "assert distances.sq_dists_into.serial.signatures and distances.sq_dists_into.parallel.signatures\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_compile_all_includes_the_metrics(monkeypatch):
+    from shallowml.utils import warmup
+
+    monkeypatch.setattr(warmup, "warm_up", lambda est: 0.0)  # the estimators have their own tests
+    calls = []
+    monkeypatch.setattr(warmup, "warm_up_metrics", lambda: calls.append(1) or 0.5)
+    times = warmup.compile_all(verbose=False)
+    assert calls == [1] and times["metrics"] == 0.5 and "LMNN" in times

@@ -7,7 +7,7 @@ from .adam import DivergenceError
 from .result import STOPPED_BY_CALLBACK, SolverResult
 
 
-def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, maxcor=10):
+def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, maxcor=10, ftol=None):
     """Minimise ``fun(x, *args) -> (loss, grad)`` with scipy's L-BFGS-B.
 
     Parameters
@@ -22,6 +22,9 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
         Iteration cap.
     tol : float
         Passed to scipy as ``gtol`` and ``ftol``-like tolerance.
+    ftol : float, default=None
+        scipy's ``ftol`` (relative decrease of the objective); None means
+        ``tol * 1e-3``.
     callback : callable, default=None
         Called as ``callback(x, n_iter)`` after each iteration. Returning
         True stops the run (``stopped=True``: the user's request); raising
@@ -61,7 +64,7 @@ def minimize_lbfgs(fun, x0, *, args=(), max_iter=100, tol=1e-5, callback=None, m
 
     res = minimize(
         _fun, np.asarray(x0, dtype=np.float64), args=args, jac=True, method="L-BFGS-B",
-        callback=_callback, options={"maxiter": max_iter, "gtol": tol, "ftol": tol * 1e-3, "maxcor": maxcor},
+        callback=_callback, options={"maxiter": max_iter, "gtol": tol, "ftol": tol * 1e-3 if ftol is None else ftol, "maxcor": maxcor},
     )
     # status 0: scipy's tolerances met; 99: the callback raised StopIteration (callers
     # stop that way on their own tolerance rule). 1 is the iteration or evaluation

@@ -156,6 +156,50 @@ _LABEL_CASES = {"mismatched_lengths", "nan_y", "continuous_y", "single_class", "
                 "y_two_columns"}
 
 
+# ------------------------------------------------------ regression-only cases
+def _regression_cases():
+    """Extra sample cases for learners on real targets (input_kind 'regression')."""
+    X, y = _base_data()
+    yr = X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.1 * y
+    cases = {}
+
+    def add(name, Xc, yc, expect, params=None):
+        cases[name] = (Xc, yc, params or {}, expect)
+
+    yi = yr.copy()
+    yi[4] = -np.inf
+    add("inf_y", X, yi, raises("y contains infinity"))
+    add("real_targets", X, yr, FINITE)
+    add("huge_y_1e300", X, yr * 1e300, FINITE)
+    add("tiny_y_1e-300", X, yr * 1e-300, FINITE)
+    add("subnormal_y", X, yr * 1e-310, FINITE)
+    add("offset_y_1e15", X, yr + 1e15, FINITE)
+    add("constant_y", X, np.full(y.size, 3.5), FINITE)
+    add("object_y", X, yr.astype(object), FINITE)
+    add("numeric_strings_y", X, yr.astype(str), raises("real-valued targets"))
+    return cases
+
+
+# Real targets: any finite real y is valid, so the label problems of class learners
+# are not errors for them (continuous y, one value per sample, labels of any
+# encoding); a constant y (single_class) leaves nothing to learn, so MLKR keeps
+# the initial map with a UserWarning; strings are not real targets.
+_REGRESSION_EXPECT = {
+    "continuous_y": FINITE,
+    "single_class": FINITE,
+    "all_singletons": FINITE,
+    "string_labels": raises("real-valued targets"),
+}
+
+
+def _cases_for(kind):
+    if kind == "pairs":
+        return _pairs_cases()
+    if kind == "regression":
+        return {**_samples_cases(), **_regression_cases()}
+    return _samples_cases()
+
+
 # ------------------------------------------------------------------ pair cases
 def _pairs_cases():
     P, yp = _base_pairs()
@@ -215,7 +259,11 @@ def _pairs_cases():
 # needs both kinds of pairs for its contrastive loss, ITML does not. ITML on pairs
 # keeps the data units (its bounds are in squared data units), so pairs near
 # 1e300 whose squared distances overflow get a ValueError saying to rescale.
+# MMC needs both kinds of pairs (its objective spreads dissimilar pairs under a
+# bound on similar ones) and, like ITML, keeps the data units on pairs near 1e300.
 OVERRIDES = {
+    ("MMC", "only_similar_pairs"): raises("both similar"),
+    ("MMC", "huge_scale_1e300"): raises("overflow; rescale the data"),
     ("RCA", "single_class"): FINITE,
     ("RCA_Supervised", "single_class"): FINITE,
     ("NCA", "single_class"): FINITE,
@@ -228,19 +276,21 @@ OVERRIDES = {
 
 
 def case_names(kind):
-    """Names of the cases for an input kind ('pairs', 'classes', 'unsupervised')."""
-    return list(_pairs_cases() if kind == "pairs" else _samples_cases())
+    """Names of the cases for an input kind ('pairs', 'classes', 'regression', 'unsupervised')."""
+    return list(_cases_for(kind))
 
 
 def expected(name, cls, case):
     """The expected outcome of ``cls`` on ``case`` (None: not applicable)."""
     kind = input_kind(cls)
-    cases = _pairs_cases() if kind == "pairs" else _samples_cases()
+    cases = _cases_for(kind)
     _, _, params, expect = cases[case]
     if params and not set(params) <= set(cls().get_params()):
         return None
     if kind == "unsupervised" and case in _LABEL_CASES:
         expect = FINITE
+    if kind == "regression":
+        expect = _REGRESSION_EXPECT.get(case, expect)
     return OVERRIDES.get((name, case), expect)
 
 
@@ -261,7 +311,7 @@ def run_case(name, cls, case):
     """Fit ``cls`` on ``case`` and compare with the expected outcome."""
     expect = expected(name, cls, case)
     kind = input_kind(cls)
-    cases = _pairs_cases() if kind == "pairs" else _samples_cases()
+    cases = _cases_for(kind)
     data, y, params, _ = cases[case]
     est = cls()
     est.set_params(**_fast_params(est), **params)

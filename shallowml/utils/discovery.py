@@ -25,11 +25,12 @@ def all_estimators():
 
 
 def input_kind(estimator_class):
-    """'pairs' for estimators fitted on pairs, 'classes' for labelled samples,
-    'unsupervised' for estimators that ignore ``y``."""
-    return getattr(estimator_class, "_input_kind", None) or (
-        "unsupervised" if estimator_class.__name__ == "Covariance" else "classes"
-    )
+    """The supervision ``fit`` takes, from the estimator's tags
+    (:func:`shallowml.supervision.input_kind`): 'classes', 'chunks',
+    'regression', 'unsupervised', 'pairs', 'triplets' or 'quadruplets'."""
+    from ..supervision import input_kind as from_tags
+
+    return from_tags(estimator_class)
 
 
 def sample_form(estimator_class):

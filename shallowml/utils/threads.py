@@ -35,7 +35,9 @@ entered from two threads at once, concurrent kernels run serially.
 BLAS. While LMNN runs its numba kernels it holds BLAS at one thread
 (:func:`single_threaded_blas`): its BLAS products are small, and idle
 OpenBLAS threads spinning beside the numba threads slow the numba kernels
-down (oversubscription). BLAS limits are process-wide
+down (oversubscription). MLKR does the same around its L-BFGS loop, whose
+BLAS calls (its own small products and scipy's L-BFGS-B updates) are tiny.
+BLAS limits are process-wide
 by nature, so one fit at a time holds the limit and restores it itself;
 concurrent fits in several threads never leave it behind. Other threads
 doing BLAS work during such a fit run it single-threaded too.

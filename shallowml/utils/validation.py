@@ -7,42 +7,51 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
 
 
-def check_pairs(pairs, *, n_features=None, dtype=np.float64):
-    """Validate an array of pairs of shape ``(n_pairs, 2, n_features)``.
+def check_tuples(tuples, tuple_length, *, n_features=None, dtype=np.float64, name="pairs"):
+    """Validate an array of tuples of shape ``(n_tuples, tuple_length, n_features)``.
 
     Parameters
     ----------
-    pairs : array-like of shape (n_pairs, 2, n_features)
+    tuples : array-like of shape (n_tuples, tuple_length, n_features)
+    tuple_length : int
+        2 for pairs, 3 for triplets, 4 for quadruplets.
     n_features : int, default=None
         Expected number of features (checked when given).
     dtype : dtype, default=np.float64
+    name : str, default='pairs'
+        The argument's name in messages ('pairs', 'triplets', 'quadruplets').
 
     Returns
     -------
-    pairs : ndarray of shape (n_pairs, 2, n_features), finite, C-contiguous.
+    tuples : ndarray of shape (n_tuples, tuple_length, n_features), finite, C-contiguous.
 
     Raises
     ------
     ValueError
-        On a wrong shape, no pairs, NaN/inf, or a feature-count mismatch.
+        On a wrong shape, no tuples, NaN/inf, or a feature-count mismatch.
     """
-    pairs = check_array(
-        pairs, dtype=dtype, ensure_2d=False, allow_nd=True, ensure_all_finite=True,
-        ensure_min_samples=1, input_name="pairs",
+    tuples = check_array(
+        tuples, dtype=dtype, ensure_2d=False, allow_nd=True, ensure_all_finite=True,
+        ensure_min_samples=1, input_name=name,
     )
-    if pairs.ndim != 3 or pairs.shape[1] != 2:
+    if tuples.ndim != 3 or tuples.shape[1] != tuple_length:
         raise ValueError(
-            "pairs must be a 3-D array of shape (n_pairs, 2, n_features), "
-            f"got shape {pairs.shape}."
+            f"{name} must be a 3-D array of shape (n_{name}, {tuple_length}, n_features), "
+            f"got shape {tuples.shape}."
         )
-    if pairs.shape[2] == 0:
-        raise ValueError("pairs have 0 features; at least 1 is required.")
-    if n_features is not None and pairs.shape[2] != n_features:
+    if tuples.shape[2] == 0:
+        raise ValueError(f"{name} have 0 features; at least 1 is required.")
+    if n_features is not None and tuples.shape[2] != n_features:
         raise ValueError(
-            f"pairs have {pairs.shape[2]} features, but the estimator was fitted "
+            f"{name} have {tuples.shape[2]} features, but the estimator was fitted "
             f"with {n_features} features."
         )
-    return np.ascontiguousarray(pairs)
+    return np.ascontiguousarray(tuples)
+
+
+def check_pairs(pairs, *, n_features=None, dtype=np.float64):
+    """Validate pairs, shape ``(n_pairs, 2, n_features)``: :func:`check_tuples` with 2."""
+    return check_tuples(pairs, 2, n_features=n_features, dtype=dtype, name="pairs")
 
 
 def check_pair_labels(y, n_pairs):
@@ -124,6 +133,30 @@ def encode_class_labels(y, *, estimator_name="estimator", n_neighbors=1, allow_t
         return classes, y_codes, np.bincount(y_codes)
     counts = check_class_sizes(y_codes, n_neighbors, estimator_name=estimator_name)
     return classes, y_codes, counts
+
+
+def encode_chunk_labels(y):
+    """Encode chunk labels: equal labels share a chunk; negative ones mean "in no chunk".
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Chunk ids (e.g. from :func:`shallowml.constraints.chunks_from_labels`,
+        -1 for samples in no chunk), or any class labels.
+
+    Returns
+    -------
+    y_codes : ndarray of int64 of shape (n_samples,)
+        ``0..n_labels-1``, as :func:`encode_class_labels` would give.
+    in_chunk : ndarray of bool of shape (n_samples,)
+        Samples with a non-negative label shared by at least one other sample.
+    """
+    with warnings.catch_warnings():
+        # chunk ids are many small groups by design; not a regression target
+        warnings.filterwarnings("ignore", message="The number of unique classes", category=UserWarning)
+        _, y_codes, counts = encode_class_labels(y, allow_trivial=True)
+    unchunked = y < 0 if np.asarray(y).dtype.kind in "iuf" else np.zeros(y.shape[0], dtype=bool)
+    return y_codes, (counts[y_codes] >= 2) & ~unchunked
 
 
 def data_spread(X):

@@ -7,6 +7,7 @@ in a fraction of a second. :func:`kernel_cache_stats` tells
 which kernels a process loaded and which it compiled.
 """
 
+import contextlib
 import importlib
 import pkgutil
 import time
@@ -17,6 +18,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .._kernels._options import SizeDispatched, parallel_variants_everywhere
+from ..supervision import input_kind
 
 
 def warm_up(estimator, n_samples=60, n_features=4, n_classes=3):
@@ -32,7 +34,9 @@ def warm_up(estimator, n_samples=60, n_features=4, n_classes=3):
     Parameters
     ----------
     estimator : estimator
-        Unfitted estimator taking ``fit(X, y)`` with class labels.
+        Unfitted estimator taking ``fit(X, y)`` with class labels, or real
+        targets when its ``input_kind`` is 'regression'
+        (:func:`shallowml.supervision.input_kind`).
     n_samples, n_features, n_classes : int
         Size of the random warm-up problem.
 
@@ -51,6 +55,8 @@ def warm_up(estimator, n_samples=60, n_features=4, n_classes=3):
     rng = np.random.RandomState(0)
     X = rng.rand(n_samples, n_features)
     y = np.arange(n_samples) % n_classes
+    if input_kind(estimator) == "regression":
+        y = X @ np.arange(1.0, n_features + 1.0) + 0.1 * rng.standard_normal(n_samples)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -60,11 +66,51 @@ def warm_up(estimator, n_samples=60, n_features=4, n_classes=3):
     return time.perf_counter() - t0
 
 
-def compile_all(verbose=True):
-    """Warm up every public estimator (their supervised form for pair learners).
+def warm_up_metrics(n_samples=60, n_features=4, n_classes=3):
+    """Run the kernels of :mod:`shallowml.metrics` on a tiny problem; return the seconds taken.
 
-    Returns ``{estimator name: seconds}``; the cache then holds every kernel
-    the estimators run on float64 data.
+    Leave-one-out and with a reference set, with the full and the partial
+    ranking, each once as usual and once with the parallel variants forced,
+    so that every kernel the metrics run is loaded from the disk cache (or
+    compiled and cached).
+
+    Parameters
+    ----------
+    n_samples, n_features, n_classes : int
+        Size of the random warm-up problem.
+
+    Returns
+    -------
+    seconds : float
+        Wall-clock time (compilation or cache loading, mostly).
+
+    Examples
+    --------
+    >>> from shallowml.utils.warmup import warm_up_metrics
+    >>> warm_up_metrics() >= 0.0
+    True
+    """
+    from ..metrics import retrieval_scores
+
+    rng = np.random.RandomState(0)
+    Z = rng.rand(n_samples, n_features)
+    y = np.arange(n_samples) % n_classes
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for forced in (False, True):
+            with parallel_variants_everywhere() if forced else contextlib.nullcontext():
+                retrieval_scores(Z, y)
+                retrieval_scores(Z[:10], y[:10], Z_ref=Z, y_ref=y, average_precision=False)
+    return time.perf_counter() - t0
+
+
+def compile_all(verbose=True):
+    """Warm up every public estimator (their supervised form for pair learners) and the metrics.
+
+    Returns ``{estimator name: seconds}`` and ``"metrics"``
+    (:func:`warm_up_metrics`); the cache then holds every kernel the
+    estimators and :mod:`shallowml.metrics` run on float64 data.
     """
     from .discovery import all_estimators, sample_form
 
@@ -76,6 +122,9 @@ def compile_all(verbose=True):
         times[type(est).__name__] = seconds = warm_up(est)
         if verbose:
             print(f"{type(est).__name__:<28} {seconds:7.2f} s", flush=True)
+    times["metrics"] = seconds = warm_up_metrics()
+    if verbose:
+        print(f"{'metrics (retrieval)':<28} {seconds:7.2f} s", flush=True)
     return times
 
 

@@ -1,0 +1,128 @@
+"""The kinds of supervision a metric learner takes, declared through tags.
+
+Every shallowml estimator combines one *supervision mixin* with
+:class:`~shallowml.base.MahalanobisMixin` and scikit-learn's
+``BaseEstimator`` (mixins first)::
+
+    class MyLearner(ClassesMixin, MahalanobisMixin, BaseEstimator): ...
+
+The mixin declares what ``fit`` takes, as the ``input_kind`` field of the
+estimator's tags (:class:`MetricLearnerTags`, read with
+``sklearn.utils.get_tags``), and sets the matching scikit-learn tags. The
+demo, the benchmark suite, the bad-input matrix and the common tests read the
+kind from there (:func:`input_kind`), never from class names.
+
+=================  ====================================  =========================
+``input_kind``     ``fit`` takes                          mixin
+=================  ====================================  =========================
+``'classes'``      ``X``, class labels ``y``              :class:`ClassesMixin`
+``'chunks'``       ``X``, chunk labels (< 0: no chunk)    :class:`ChunksMixin`
+``'regression'``   ``X``, real targets ``y``              :class:`RegressionMixin`
+``'unsupervised'`` ``X`` (``y`` ignored)                  :class:`UnsupervisedMixin`
+``'pairs'``        ``(n, 2, d)`` tuples, ``y`` in ±1      :class:`~shallowml.pairs.PairsClassifierMixin`
+``'triplets'``     ``(n, 3, d)`` tuples                   :class:`~shallowml.tuples.TripletsMixin`
+``'quadruplets'``  ``(n, 4, d)`` tuples                   :class:`~shallowml.tuples.QuadrupletsMixin`
+=================  ====================================  =========================
+
+Learners on tuples also define ``_common_check_instance()``, returning their
+counterpart fitted on ``(X, y)`` (e.g. ``ITML_Supervised`` for ``ITML``):
+scikit-learn's common checks, the demo and the suite use it
+(:func:`shallowml.utils.discovery.sample_form`). CONTRIBUTING.md lists the
+four places a new learner touches.
+"""
+
+from dataclasses import dataclass, fields
+
+from sklearn.utils import Tags, get_tags
+
+__all__ = [
+    "INPUT_KINDS",
+    "ChunksMixin",
+    "ClassesMixin",
+    "MetricLearnerTags",
+    "RegressionMixin",
+    "UnsupervisedMixin",
+    "input_kind",
+]
+
+INPUT_KINDS = ("classes", "chunks", "regression", "unsupervised", "pairs", "triplets", "quadruplets")
+# the kinds whose fit input is a 3-D array of tuples, with the tuple length
+TUPLE_LENGTHS = {"pairs": 2, "triplets": 3, "quadruplets": 4}
+
+
+@dataclass
+class MetricLearnerTags(Tags):
+    """scikit-learn's ``Tags`` plus the supervision a metric learner takes.
+
+    Attributes
+    ----------
+    input_kind : str
+        One of :data:`INPUT_KINDS`.
+    """
+
+    input_kind: str = "classes"
+
+
+def metric_learner_tags(tags, kind):
+    """``tags`` (a scikit-learn ``Tags``) as :class:`MetricLearnerTags` of ``kind``."""
+    if kind not in INPUT_KINDS:
+        raise ValueError(f"input_kind={kind!r} is not one of {INPUT_KINDS}.")
+    values = {f.name: getattr(tags, f.name) for f in fields(Tags)}
+    return MetricLearnerTags(**values, input_kind=kind)
+
+
+def input_kind(estimator):
+    """The ``input_kind`` of an estimator instance or class.
+
+    Examples
+    --------
+    >>> from shallowml import ITML, LMNN
+    >>> from shallowml.supervision import input_kind
+    >>> input_kind(LMNN), input_kind(ITML())
+    ('classes', 'pairs')
+    """
+    est = estimator() if isinstance(estimator, type) else estimator
+    return getattr(get_tags(est), "input_kind", "classes")
+
+
+class _KindMixin:
+    _input_kind = "classes"
+    _target_required = True
+
+    def __sklearn_tags__(self):
+        tags = metric_learner_tags(super().__sklearn_tags__(), self._input_kind)
+        tags.target_tags.required = self._target_required
+        return tags
+
+
+class ClassesMixin(_KindMixin):
+    """``fit(X, y)`` with class labels ``y`` (LMNN, NCA, LDA, LFDA, ...)."""
+
+    _input_kind = "classes"
+
+
+class ChunksMixin(_KindMixin):
+    """``fit(X, y)`` with chunk labels: equal labels share a chunk, negative
+    labels mean "in no chunk" (RCA; see
+    :func:`shallowml.constraints.chunks_from_labels`)."""
+
+    _input_kind = "chunks"
+
+
+class RegressionMixin(_KindMixin):
+    """``fit(X, y)`` with real-valued targets ``y`` (metric learning for
+    regression, e.g. in front of ``KNeighborsRegressor``)."""
+
+    _input_kind = "regression"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.single_output = True
+        return tags
+
+
+class UnsupervisedMixin(_KindMixin):
+    """``fit(X, y=None)``; ``y`` is ignored (Covariance)."""
+
+    _input_kind = "unsupervised"
+    _target_required = False

@@ -1,0 +1,104 @@
+"""The benchmark suite on Dask (issue 18): identical to serial, a killed worker loses nothing, resume."""
+
+import csv
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository root
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import _cells, suite  # noqa: E402
+
+DATASETS = ["iris", "wine"]
+
+
+def _methods():
+    return [suite.Method("Euclidean", "baseline")] + suite.shallowml_methods(["LDA", "NCA", "Covariance"])
+
+
+def _errors(summary):
+    return {(r["dataset"], r["method"]): (r["error_mean"], r["n_splits"], r["status"]) for r in summary}
+
+
+def _run(**kw):
+    return suite.run(DATASETS, _methods(), seeds=3, max_train=None, time_limit=600.0, **kw)
+
+
+@pytest.fixture(scope="module")
+def serial():
+    return _run()
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed", reason="the 'distributed' extra is not installed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.mark.slow
+def test_dask_run_equals_serial_even_when_a_worker_is_killed(serial, client, tmp_path):
+    killed = []
+
+    def kill_one_worker(n_done, client):
+        if not killed:  # after the first finished cell: SIGKILL a worker process mid-run
+            pids = client.run(os.getpid)
+            pid = sorted(pids.values())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    runs, summary, _ = _run(client=client, cells_path=tmp_path / "cells.csv", on_cell=kill_one_worker)
+    assert killed
+    assert _errors(summary) == _errors(serial[1])
+    assert sorted((r["dataset"], r["method"], r["split"], r["error"]) for r in runs) == sorted(
+        (r["dataset"], r["method"], r["split"], r["error"]) for r in serial[0])
+    with (tmp_path / "cells.csv").open() as fh:  # every cell logged once, as it finished
+        assert len(list(csv.DictReader(fh))) == len(serial[0])
+
+
+def test_resume_runs_only_the_missing_cells(serial, tmp_path):
+    path = tmp_path / "cells.csv"
+    _run(cells_path=path)
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    kept = rows[: len(rows) // 2]
+    for row in kept:  # mark the kept cells: a resumed run must not recompute them
+        row["error"] = "0.5"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, _cells.FIELDS)
+        writer.writeheader()
+        writer.writerows(kept)
+    runs, _, _ = _run(cells_path=path, resume=True)
+    marked = {(r["dataset"], r["method"], r["split"]) for r in kept}
+    for r in runs:
+        if (r["dataset"], r["method"], r["split"]) in marked:
+            assert r["error"] == 0.5
+    fresh = {(r["dataset"], r["method"], r["split"]): r["error"] for r in serial[0]}
+    recomputed = [r for r in runs if (r["dataset"], r["method"], r["split"]) not in marked]
+    assert recomputed and all(r["error"] == fresh[(r["dataset"], r["method"], r["split"])] for r in recomputed)
+    with path.open() as fh:
+        assert len(list(csv.DictReader(fh))) == len(rows)
+
+
+def test_missing_extra_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ImportError, match=r'"distributed" extra: pip install -e "\.\[distributed\]"'):
+        _cells.dask_client(workers=2)
+
+
+def test_stopping_rules_apply_to_cells_as_in_a_serial_run():
+    ok = {"status": "ok", "fit_time": 1.0}
+    cells = [dict(ok, split_index=i) for i in range(4)]
+    assert _cells.kept_cells(cells, 4, 10.0) == (cells, "ok")
+    slow = [dict(c, fit_time=20.0) if c["split_index"] == 1 else c for c in cells]
+    assert _cells.kept_cells(slow[::-1], 4, 10.0) == (slow[:2], "time limit: 2/4 splits")
+    failed = [dict(c, status="failed: X") if c["split_index"] == 2 else c for c in cells]
+    assert _cells.kept_cells(failed, 4, 10.0) == (failed[:2], "failed: X")
+    assert np.isnan(float("nan"))
