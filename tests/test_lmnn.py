@@ -457,6 +457,13 @@ def test_pca_components_beyond_rank_and_errors():
     assert est.pca_components_ == 35 and est.components_.shape == (35, 150)
 
 
+@pytest.mark.parametrize("value", ["all", 0, 2.5, -3])
+def test_pca_components_validated(value):
+    X, y = _spectrum_data(30, 150, 0.99)
+    with pytest.raises(ValueError, match=re.escape("The 'pca_components' parameter of LMNN must be")):
+        LMNN(pca_components=value).fit(X, y)
+
+
 def test_image_like_digits_default_beats_euclidean():
     # 8x8 digits rendered at 28 x 28 (784 pixels, benchmarks/images.py): the default
     # fit works on the leading 100 principal components, in seconds
