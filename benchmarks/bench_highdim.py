@@ -223,6 +223,7 @@ def main(argv=None):
     parser.add_argument("--classic", action="store_true", help="also fit LMNN(pca_components=None)")
     parser.add_argument("--warm-repeats", type=int, default=1)
     parser.add_argument("--data", default=None, help="UCI folder (default $SHALLOWML_DATA or ../shared/uci)")
+    parser.add_argument("--note", default="", help="a remark on the run, saved with it (e.g. the lock held)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     machine = machine_state()
@@ -237,9 +238,12 @@ def main(argv=None):
     else:
         result = run_lowrank(args.time_limit or 600.0, args.warm_repeats)
     machine["load_average_1min_end"] = load_average()
-    payload = {"machine": machine, "command": command.strip(), **result}
+    payload = {"machine": machine, "command": command.strip(), "note": args.note, **result}
     stem, to_markdown = ("highdim", markdown) if args.part == "images" else ("highdim_lowrank", markdown_lowrank)
-    publish(stem, payload, to_markdown(result, machine, command.strip()), write=not args.no_write)
+    text = to_markdown(result, machine, command.strip())
+    if args.note:
+        text = text.replace("\n", f"\n\nNote: {args.note}\n", 1)
+    publish(stem, payload, text, write=not args.no_write)
     return payload
 
 
