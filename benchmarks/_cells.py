@@ -22,8 +22,6 @@ import numpy as np
 
 # a cell's scores (``evaluate`` returns them): the k-NN error and the retrieval scores
 SCORES = ("error", "p_at_1", "r_precision", "map_at_r")
-FIELDS = ("dataset", "method", "source", "split", "split_index", "n_fit", *SCORES, "fit_time",
-          "convergence_warnings", "status")
 DISTRIBUTED_EXTRA = 'the Dask runner needs the "distributed" extra: pip install -e ".[distributed]"'
 
 
@@ -31,13 +29,21 @@ def _log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_cell(splits, method, index, max_train, time_limit, evaluate):
+def fields(scores=SCORES):
+    """The columns of a cell row (and of its CSV) whose scores are ``scores``."""
+    return ("dataset", "method", "source", "split", "split_index", "n_fit", *scores, "fit_time",
+            "convergence_warnings", "status")
+
+
+def run_cell(splits, method, index, max_train, time_limit, evaluate, scores=SCORES):
     """Fit ``method`` on split ``index`` of ``splits`` and evaluate it; never raises.
 
     ``splits`` is the dataset's list of scaled ``(label, X_train, y_train,
     X_test, y_test)``; ``evaluate(transform, X_train, y_train, X_test,
-    y_test)`` returns the :data:`SCORES`. Returns one :data:`FIELDS` row (without
-    ``dataset``); a failure is a row with ``status`` 'failed: ...' or 'timeout: ...'.
+    y_test, index)`` returns the ``scores`` (:data:`SCORES` for the
+    classification cells, the few-shot accuracies for the few-shot ones).
+    Returns one row of :func:`fields` (without ``dataset``); a failure is a
+    row with ``status`` 'failed: ...' or 'timeout: ...'.
     """
     from .suite import subsample
 
@@ -45,12 +51,12 @@ def run_cell(splits, method, index, max_train, time_limit, evaluate):
     seed = index if label != "official" else 0
     Xf, yf = subsample(Xtr, ytr, max_train if method.capped else None, seed)
     row = {"method": method.name, "source": method.source, "split": label, "split_index": index,
-           "n_fit": Xf.shape[0], **dict.fromkeys(SCORES, np.nan), "fit_time": np.nan,
+           "n_fit": Xf.shape[0], **dict.fromkeys(scores, np.nan), "fit_time": np.nan,
            "convergence_warnings": 0, "status": "ok"}
     try:
         transform, fit_time, n_warn = method.fit_transformer(Xf, yf, seed, time_limit)
-        scores = evaluate(transform, Xtr, ytr, Xts, yts)
-        row.update({k: float(scores[k]) for k in SCORES}, fit_time=float(fit_time),
+        values = evaluate(transform, Xtr, ytr, Xts, yts, index)
+        row.update({k: float(values[k]) for k in scores}, fit_time=float(fit_time),
                    convergence_warnings=int(n_warn))
     except Exception as exc:  # one failing method must not stop the suite
         kind = "timeout" if "Timeout" in type(exc).__name__ else "failed"
@@ -78,15 +84,16 @@ def kept_cells(cells, n_splits, time_limit):
 class CellLog:
     """``cells.csv``: one row per finished cell, appended (and flushed) as it finishes."""
 
-    def __init__(self, path, resume=False):
+    def __init__(self, path, resume=False, scores=SCORES):
         self.path = Path(path)
+        self.scores, self.fields = scores, fields(scores)
         self.done = {}
         if resume and self.path.exists():
             with self.path.open(newline="") as fh:
                 for row in csv.DictReader(fh):
                     for key in ("split_index", "n_fit", "convergence_warnings"):
                         row[key] = int(row[key])
-                    for key in (*SCORES, "fit_time"):
+                    for key in (*scores, "fit_time"):
                         row[key] = float(row[key])
                     self.done[(row["dataset"], row["method"], row["split_index"])] = row
         elif self.path.exists():
@@ -94,23 +101,42 @@ class CellLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             with self.path.open("w", newline="") as fh:
-                csv.DictWriter(fh, FIELDS).writeheader()
+                csv.DictWriter(fh, self.fields).writeheader()
 
     def add(self, dataset, row):
         row = {"dataset": dataset, **row}
         self.done[(dataset, row["method"], row["split_index"])] = row
         with self.path.open("a", newline="") as fh:
-            csv.DictWriter(fh, FIELDS).writerow({k: row[k] for k in FIELDS})
+            csv.DictWriter(fh, self.fields).writerow({k: row[k] for k in self.fields})
             fh.flush()
             os.fsync(fh.fileno())
         return row
 
 
 def _report(done, total, dataset, row, start):
-    what = (f"err {row['error']:.3f} fit {row['fit_time']:7.2f} s" if row["status"] == "ok"
+    """One line per finished cell: a text progress bar over the cells, then the cell.
+
+    ``total`` counts every split of every column, an upper bound: a column that
+    fails or reaches the time limit skips its remaining splits.
+    """
+    first = next(k for k in row if k not in ("method", "source", "split", "split_index", "n_fit", "dataset"))
+    what = (f"{first} {row[first]:.3f} fit {row['fit_time']:7.2f} s" if row["status"] == "ok"
             else row["status"])
-    _log(f"[{done:4d}/{total}] {dataset:<14s} {row['method']:<24s} {row['split']:<8s} {what}  "
-         f"(elapsed {time.perf_counter() - start:6.1f} s)")
+    filled = int(20 * done / max(total, 1))
+    _log(f"[{'#' * filled}{'.' * (20 - filled)}] {done:4d}/{total} {dataset:<14s} {row['method']:<24s} "
+         f"{row['split']:<8s} {what}  (elapsed {time.perf_counter() - start:6.1f} s)")
+
+
+def _next_split(log, name, method_name, n_splits, time_limit):
+    """The first split of a column still to run, or None when the column is complete
+    or ended (a failure, or a fit over ``time_limit``), exactly as in :func:`run_serial`."""
+    for i in range(n_splits):
+        row = log.done.get((name, method_name, i))
+        if row is None:
+            return i
+        if row["status"] != "ok" or (row["fit_time"] > time_limit and i + 1 < n_splits):
+            return None
+    return None
 
 
 def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate):
@@ -119,14 +145,10 @@ def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate):
     done, start = len(log.done), time.perf_counter()
     for name, splits in datasets:
         for m in methods:
-            for i in range(len(splits)):
-                row = log.done.get((name, m.name, i))
-                if row is None:
-                    row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate))
-                    done += 1
-                    _report(done, total, name, row, start)
-                if row["status"] != "ok" or (row["fit_time"] > time_limit and i + 1 < len(splits)):
-                    break
+            while (i := _next_split(log, name, m.name, len(splits), time_limit)) is not None:
+                row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate, log.scores))
+                done += 1
+                _report(done, total, name, row, start)
 
 
 def dask_client(scheduler=None, workers=None):
@@ -152,28 +174,44 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
 
     Each dataset's splits are scattered to the cluster once; every cell is one
     task (retried once if it fails for a reason other than the method itself,
-    e.g. its worker dying). Cells are logged as they finish. ``on_cell(n_done,
-    client)`` is called after each one (tests use it to kill a worker).
+    e.g. its worker dying). The columns (dataset, method) run side by side, and
+    within a column split ``i + 1`` is submitted when split ``i`` has finished
+    within ``time_limit``: the cluster computes the same cells as
+    :func:`run_serial`, no split after the one that ended a column. Cells are
+    logged as they finish. ``on_cell(n_done, client)`` is called after each one
+    (tests use it to kill a worker).
     """
     import distributed
 
-    jobs = {}
+    data, n_splits, columns = {}, {}, []
     for name, splits in datasets:
         # once per dataset, not per task; on every worker, so that losing one loses no data
-        data = client.scatter([splits], broadcast=True, hash=False)[0]
-        for m in methods:
-            for i in range(len(splits)):
-                if (name, m.name, i) not in log.done:
-                    fut = client.submit(run_cell, data, m, i, max_train, time_limit, evaluate,
-                                        pure=False, retries=1, key=f"cell-{name}-{m.name}-{i}")
-                    jobs[fut] = name
+        data[name] = client.scatter([splits], broadcast=True, hash=False)[0]
+        n_splits[name] = len(splits)
+        columns += [(name, m) for m in methods]
+    pending = distributed.as_completed()
+
+    def submit(name, m):
+        i = _next_split(log, name, m.name, n_splits[name], time_limit)
+        if i is not None:
+            fut = client.submit(run_cell, data[name], m, i, max_train, time_limit, evaluate, log.scores,
+                                pure=False, retries=1, key=f"{log.path.stem}-{name}-{m.name}-{i}")
+            jobs[fut] = (name, m)
+            pending.add(fut)
+
+    jobs = {}
+    for name, m in columns:
+        submit(name, m)
     link = getattr(client, "dashboard_link", None)
-    _log(f"{len(jobs)} cells on {len(client.scheduler_info()['workers'])} Dask workers"
+    n_at_most = sum(n_splits[name] for name, _ in columns)
+    _log(f"{len(jobs)} columns to run on {len(client.scheduler_info()['workers'])} Dask workers"
          + (f"; dashboard: {link}" if link else ""))
-    total, done, start = len(jobs) + len(log.done), len(log.done), time.perf_counter()
-    for fut in distributed.as_completed(jobs):
-        row = log.add(jobs[fut], fut.result())
+    done, start = len(log.done), time.perf_counter()
+    for fut in pending:
+        name, m = jobs.pop(fut)
+        row = log.add(name, fut.result())
         done += 1
-        _report(done, total, jobs[fut], row, start)
+        _report(done, n_at_most, name, row, start)
+        submit(name, m)
         if on_cell is not None:
             on_cell(done, client)

@@ -47,7 +47,7 @@ def format_report(outcomes, seconds):
     estimators = [name for name, _ in all_estimators()]
     kinds = {name: input_kind(cls) for name, cls in all_estimators()}
     cases = []
-    for kind in ("classes", "regression", "pairs"):
+    for kind in ("classes", "regression", "pairs", "triplets", "quadruplets"):
         for c in rb.case_names(kind):
             if c not in cases:
                 cases.append(c)

@@ -41,9 +41,12 @@ Protocol
   reference implementations except LFDA) learn the metric on a stratified
   subsample of at most ``--max-train`` training points (the kNN reference set
   stays the whole training part). When one fit of a method takes longer than
-  ``--time-limit`` seconds, its remaining splits on that dataset are skipped
-  (metric-learn fits are killed at that limit). Both are written into the
-  output so that no number is silently based on less data.
+  ``--time-limit`` seconds, its remaining splits on that dataset are skipped;
+  a fit still running at that limit is stopped and reported as a timeout
+  (metric-learn fits are killed; in-process estimators with a ``callback``
+  parameter, scikit-learn's NCA included, are stopped by it after the
+  iteration that crosses the limit). Both are written into the output so
+  that no number is silently based on less data.
 * Timings: every in-process estimator is first fitted on a tiny problem, so
   numba compilation is reported apart (``JIT warm-up``) and fit times are
   steady-state wall-clock times on a shared machine: compare columns of the
@@ -59,18 +62,20 @@ and shot), ``few_shot_runs.csv`` (per class split) and ``few_shot_table.csv``
 (for the docs), ``errors.png`` (error bars per dataset), ``map_at_r.png``
 (MAP@R per dataset and method), ``few_shot.png`` and ``speedup.png`` (each
 learner's speed-up over its reference per dataset, log axis), and ``cells.csv`` (every (dataset, method,
-split) cell, appended as it finishes).
+split) cell, appended as it finishes) with ``few_shot_cells.csv`` (every (dataset, method, class split)
+few-shot cell).
 
 Running on Dask
 ---------------
-Every (dataset, method, split) cell is independent (:mod:`benchmarks._cells`).
+Every (dataset, method, split) cell is independent (:mod:`benchmarks._cells`),
+and so is every few-shot (dataset, method, class split) cell.
 ``--workers N`` runs them on an embedded Dask ``LocalCluster`` of N
 single-threaded worker processes, ``--scheduler tcp://host:8786`` on an
 existing cluster (workers started from a checkout of this repository, with
 the "distributed" extra; see the user guide page on Dask). Each dataset is
 sent to the cluster once; a cell whose worker dies is run again on another;
-``--resume`` keeps the cells already in ``OUT/cells.csv`` after an
-interruption. The tables equal a serial run's with the same seeds, cell by
+``--resume`` keeps the cells already in ``OUT/cells.csv`` and
+``OUT/few_shot_cells.csv`` after an interruption. The tables equal a serial run's with the same seeds, cell by
 cell (fit times aside).
 """
 
@@ -83,6 +88,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -124,11 +130,28 @@ METRIC_LEARN = {
     "MMC_Supervised": ("MMC_Supervised", {}, True),
     "SDML_Supervised": ("SDML_Supervised", {}, True),
     "LFDA": ("LFDA", {"k": 7}, False),
+    "LSML_Supervised": ("LSML_Supervised", {}, True),
+    "SCML_Supervised": ("SCML_Supervised", {}, True),
 }
 
 
 def _log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+class FitTimeout(TimeoutError):
+    """An in-process fit ran past the suite's time limit (raised from its ``callback``)."""
+
+
+def _deadline_callback(time_limit):
+    """A ``callback(components, n_iter)`` that raises :class:`FitTimeout` after ``time_limit`` s."""
+    start = time.perf_counter()
+
+    def callback(*_):
+        if time.perf_counter() - start > time_limit:
+            raise FitTimeout(f"fit exceeded {time_limit:g} s (stopped after an iteration)")
+
+    return callback
 
 
 @dataclass
@@ -158,6 +181,9 @@ class Method:
         est = clone(self.estimator)
         if "random_state" in est.get_params():
             est.set_params(random_state=seed)
+        if "callback" in est.get_params() and est.get_params()["callback"] is None:
+            # iterative estimators stop at the time limit, as the reference fits are killed there
+            est.set_params(callback=_deadline_callback(time_limit))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             t0 = time.perf_counter()
@@ -371,68 +397,96 @@ def few_shot_split(y, seed, *, n_needed):
     return class_disjoint_split(y, test_classes=chosen)
 
 
-def run_few_shot(loaded, methods, *, seeds=5, max_train=2000, time_limit=120.0, n_episodes=600):
-    """Few-shot accuracy on held-out classes; return ``(runs, summary)``.
+FEW_SHOT_SCORES = tuple(f"{stat}_{k}" for k in FEW_SHOT_SHOTS for stat in ("accuracy", "ci95"))
 
-    ``loaded`` holds ``(name, X, y, X_test, y_test)`` as :func:`load_datasets`
-    yields; datasets with fewer than ``FEW_SHOT_MIN_CLASSES`` classes are
-    left out. For each of ``seeds`` class splits (:func:`few_shot_split`),
-    every method learns its metric on the training classes and is scored by
-    :func:`shallowml.evaluation.few_shot_accuracy` on the held-out ones, the
-    same episodes for every method (seeded by the split).
-    """
-    runs, summary = [], []
+
+def _evaluate_few_shot(transform, X_train, y_train, X_test, y_test, index, *, n_episodes):
+    """A few-shot cell's scores: accuracy and 95 % interval per shot on the held-out classes,
+    the same episodes for every method (seeded by the class split ``index``)."""
+    Z_test = transform(X_test)
+    out = {}
+    for k in FEW_SHOT_SHOTS:
+        out[f"accuracy_{k}"], out[f"ci95_{k}"] = few_shot_accuracy(
+            None, Z_test, y_test, n_way=FEW_SHOT_WAY, k_shot=k, n_query=FEW_SHOT_QUERIES,
+            n_episodes=n_episodes, random_state=index)
+    return out
+
+
+def few_shot_datasets(loaded, seeds):
+    """``[(name, splits)]`` for the few-shot cells: per dataset with at least
+    ``FEW_SHOT_MIN_CLASSES`` classes, ``seeds`` class splits (:func:`few_shot_split`,
+    the official test part joined to the training part), each standardised on its
+    training classes."""
+    out = []
     n_needed = max(FEW_SHOT_SHOTS) + FEW_SHOT_QUERIES
     for name, X, y, Xte, yte in loaded:
         if Xte is not None:
             X, y = np.vstack([X, Xte]), np.concatenate([y, yte])
         if np.unique(y).size < FEW_SHOT_MIN_CLASSES:
             continue
-        splits = [few_shot_split(y, seed, n_needed=n_needed) for seed in range(seeds)]
-        if splits[0] is None:
+        index = [few_shot_split(y, seed, n_needed=n_needed) for seed in range(seeds)]
+        if index[0] is None:
             _log(f"few-shot {name}: fewer than {FEW_SHOT_WAY} classes with {n_needed} samples to hold out; skipped")
             continue
+        splits = []
+        for seed, (train, test) in enumerate(index):
+            sc = StandardScaler().fit(X[train])
+            splits.append((f"classes{seed}", sc.transform(X[train]), y[train], sc.transform(X[test]), y[test]))
+        out.append((name, splits))
+    return out
+
+
+def run_few_shot(loaded, methods, *, seeds=5, max_train=2000, time_limit=120.0, n_episodes=600,
+                 cells_path=None, resume=False, client=None):
+    """Few-shot accuracy on held-out classes; return ``(runs, summary)``.
+
+    ``loaded`` holds ``(name, X, y, X_test, y_test)`` as :func:`load_datasets`
+    yields; datasets with fewer than ``FEW_SHOT_MIN_CLASSES`` classes are
+    left out. For each of ``seeds`` class splits (:func:`few_shot_datasets`),
+    every method learns its metric on the training classes and is scored by
+    :func:`shallowml.evaluation.few_shot_accuracy` on the held-out ones. Each
+    (dataset, method, class split) is a cell of :mod:`._cells`, run in this
+    process or on the Dask ``client``'s cluster, logged to ``cells_path`` and
+    resumable like the classification cells, with the same stopping rules.
+    """
+    import tempfile
+
+    datasets = few_shot_datasets(loaded, seeds)
+    evaluate = partial(_evaluate_few_shot, n_episodes=n_episodes)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = _cells.CellLog(cells_path or Path(tmp) / "few_shot_cells.csv", resume=resume, scores=FEW_SHOT_SCORES)
+        options = dict(max_train=max_train, time_limit=time_limit, evaluate=evaluate)
+        if client is None:
+            _cells.run_serial(datasets, methods, log, **options)
+        else:
+            _cells.run_on_dask(datasets, methods, log, client, **options)
+        done = log.done
+    runs, summary = [], []
+    for name, splits in datasets:
+        classes = {"train_classes": int(np.unique(splits[0][2]).size),
+                   "test_classes": int(np.unique(splits[0][4]).size)}
         for m in methods:
-            accs = {k: [] for k in FEW_SHOT_SHOTS}
-            cis = {k: [] for k in FEW_SHOT_SHOTS}
-            status, n_fit = "ok", None
-            for seed, (train, test) in enumerate(splits):
-                sc = StandardScaler().fit(X[train])
-                Xtr, Xts = sc.transform(X[train]), sc.transform(X[test])
-                Xf, yf = subsample(Xtr, y[train], max_train if m.capped else None, seed)
-                n_fit = Xf.shape[0]
-                try:
-                    transform, fit_time, _ = m.fit_transformer(Xf, yf, seed, time_limit)
-                    Zts = transform(Xts)
-                    for k in FEW_SHOT_SHOTS:
-                        acc, ci = few_shot_accuracy(None, Zts, y[test], n_way=FEW_SHOT_WAY, k_shot=k,
-                                                    n_query=FEW_SHOT_QUERIES, n_episodes=n_episodes,
-                                                    random_state=seed)
-                        accs[k].append(acc)
-                        cis[k].append(ci)
-                        runs.append({"dataset": name, "method": m.name, "source": m.source, "split": f"classes{seed}",
-                                     "train_classes": int(np.unique(y[train]).size),
-                                     "test_classes": int(np.unique(y[test]).size), "n_fit": n_fit,
-                                     "k_shot": k, "accuracy": acc, "ci95": ci, "fit_time": fit_time})
-                except Exception as exc:  # one failing method must not stop the suite
-                    kind = "timeout" if "Timeout" in type(exc).__name__ else "failed"
-                    status = f"{kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
-                    break
-                if fit_time > time_limit and seed + 1 < len(splits):
-                    status = f"time limit: {seed + 1}/{len(splits)} splits"
-                    break
+            cells = [done[key] for i in range(len(splits)) if (key := (name, m.name, i)) in done]
+            kept, status = _cells.kept_cells(cells, len(splits), time_limit)
+            for c in kept:
+                runs += [{"dataset": name, "method": m.name, "source": m.source, "split": c["split"],
+                          "train_classes": int(np.unique(splits[c["split_index"]][2]).size),
+                          "test_classes": int(np.unique(splits[c["split_index"]][4]).size), "n_fit": c["n_fit"],
+                          "k_shot": k, "accuracy": c[f"accuracy_{k}"], "ci95": c[f"ci95_{k}"],
+                          "fit_time": c["fit_time"]} for k in FEW_SHOT_SHOTS]
             for k in FEW_SHOT_SHOTS:
-                a = accs[k]
+                a = [c[f"accuracy_{k}"] for c in kept]
                 summary.append({
                     "dataset": name, "method": m.name, "source": m.source, "n_way": FEW_SHOT_WAY, "k_shot": k,
-                    "n_query": FEW_SHOT_QUERIES, "n_episodes": n_episodes, "n_splits": len(a),
-                    "train_classes": int(np.unique(y[splits[0][0]]).size),
-                    "test_classes": int(np.unique(y[splits[0][1]]).size), "n_fit": n_fit,
+                    "n_query": FEW_SHOT_QUERIES, "n_episodes": n_episodes, "n_splits": len(a), **classes,
+                    "n_fit": cells[-1]["n_fit"] if cells else None,
                     "accuracy_mean": float(np.mean(a)) if a else np.nan,
                     "accuracy_std": float(np.std(a)) if a else np.nan,
-                    "ci95_mean": float(np.mean(cis[k])) if a else np.nan, "status": status,
+                    "ci95_mean": float(np.mean([c[f"ci95_{k}"] for c in kept])) if a else np.nan,
+                    "status": status,
                 })
-            shots = "  ".join(f"{k}-shot {np.mean(accs[k]):.3f}" for k in FEW_SHOT_SHOTS if accs[k])
+            shots = "  ".join(f"{k}-shot {np.mean([c[f'accuracy_{k}'] for c in kept]):.3f}"
+                              for k in FEW_SHOT_SHOTS if kept)
             _log(f"few-shot {name:<12s} {m.name:<24s} {shots or 'no result'}"
                  + ("" if status == "ok" else f"  [{status}]"))
     return runs, summary
@@ -474,7 +528,7 @@ def load_datasets(names, folder):
         yield name, X, y, Xte, yte
 
 
-def _evaluate(transform, X_train, y_train, X_test, y_test):
+def _evaluate(transform, X_train, y_train, X_test, y_test, index=None):
     """A cell's scores: the k-NN test error and the retrieval scores of the test part."""
     Z_test = transform(X_test)
     scores = retrieval_on_test(Z_test, y_test)
@@ -493,7 +547,8 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
     method, split) cells are run in this process, or on the Dask ``client``'s
     cluster; each finished cell is appended to ``cells_path`` (a temporary
     file when None), and with ``resume`` the cells already there are not run
-    again (:mod:`._cells`). The few-shot part runs in this process.
+    again (:mod:`._cells`); the few-shot cells likewise, in ``few_shot_cells.csv``
+    beside it.
     """
     import tempfile
 
@@ -544,7 +599,9 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
             })
     if few_shot:
         info["few_shot_runs"], info["few_shot"] = run_few_shot(
-            loaded, methods, seeds=seeds, max_train=max_train, time_limit=time_limit, n_episodes=n_episodes)
+            loaded, methods, seeds=seeds, max_train=max_train, time_limit=time_limit, n_episodes=n_episodes,
+            cells_path=Path(cells_path).with_name("few_shot_cells.csv") if cells_path else None,
+            resume=resume, client=client)
     info["elapsed"] = time.perf_counter() - start
     _WORKER.close()
     return runs, summary, info
@@ -823,7 +880,8 @@ def main(argv=None):
     parser.add_argument("--max-train", type=int, default=2000,
                         help="subsample cap for iterative estimators (default 2000; 0 = no cap)")
     parser.add_argument("--time-limit", type=float, default=120.0,
-                        help="seconds per fit before remaining splits are skipped (default 120)")
+                        help="seconds per fit: a longer fit skips the remaining splits, a fit still running "
+                             "at the limit is stopped as a timeout (default 120)")
     parser.add_argument("--smoke", action="store_true", help=f"only {', '.join(SMOKE_DATASETS)}; 2 seeds")
     parser.add_argument("--no-few-shot", action="store_true",
                         help=f"skip the few-shot table (datasets with >= {FEW_SHOT_MIN_CLASSES} classes)")
@@ -835,7 +893,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="run the cells on an embedded Dask LocalCluster of N worker processes")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the cells already in OUT/cells.csv and run only the missing ones")
+                        help="keep the cells already in OUT/cells.csv and OUT/few_shot_cells.csv and run "
+                             "only the missing ones")
     parser.add_argument("--merge-into", default=None, metavar="DIR",
                         help="also update the results.csv, error_table.csv and plots of an earlier run in DIR, "
                              "replacing the (dataset, method) cells this run measured")

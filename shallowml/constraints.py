@@ -370,3 +370,74 @@ def knn_triplets(X, y, k, *, k_impostor=None, random_state=None):
     r = np.minimum(r, n_other - 1)
     pos = np.where(r < starts[c], r, r + counts[c])
     return np.stack((anchor, neighbour, order[pos]), axis=1).astype(np.int64)
+
+
+def class_balanced_batches(y, batch_size, samples_per_class, *, random_state):
+    """One epoch of P x K class-balanced mini-batches (Hermans et al., 2017).
+
+    Each batch holds ``P = max(2, batch_size // samples_per_class)`` classes
+    (all of them when there are fewer), drawn uniformly without replacement,
+    and up to ``K = samples_per_class`` samples of each. Every class is
+    visited in a fresh random order and its samples are taken in turn, so
+    within an epoch a sample reappears only after the rest of its class. The
+    epoch has ``ceil(n_samples / (P * K))`` batches.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+    batch_size : int
+        Target batch size ``P * K``.
+    samples_per_class : int
+        ``K`` (>= 1).
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    batches : list of ndarray of int64
+        Indices into ``y``.
+
+    References
+    ----------
+    A. Hermans, L. Beyer, B. Leibe. In defense of the triplet loss for person
+    re-identification. arXiv:1703.07737, 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.constraints import class_balanced_batches
+    >>> y = np.repeat([0, 1, 2, 3], 10)
+    >>> batches = class_balanced_batches(y, 8, 4, random_state=0)
+    >>> len(batches), [len(np.unique(y[b])) for b in batches]
+    (5, [2, 2, 2, 2, 2])
+    """
+    rng = check_random_state(random_state)
+    y = np.asarray(y)
+    if _check_count(samples_per_class, "samples_per_class") < 1 or _check_count(batch_size, "batch_size") < 1:
+        raise ValueError(
+            f"batch_size and samples_per_class must be >= 1, got {batch_size!r} and {samples_per_class!r}."
+        )
+    if y.size == 0:
+        return []
+    codes = np.unique(y, return_inverse=True)[1].ravel()
+    n_classes = int(codes.max()) + 1
+    members = [np.flatnonzero(codes == c) for c in range(n_classes)]
+    k = int(samples_per_class)
+    p = min(n_classes, max(2, int(batch_size) // k))
+    queues = [rng.permutation(m) for m in members]
+    heads = np.zeros(n_classes, dtype=np.int64)
+    n_batches = -(-y.size // (p * k))
+    out = []
+    for _ in range(n_batches):
+        chosen = rng.choice(n_classes, p, replace=False)
+        parts = []
+        for c in chosen:
+            size = members[c].size
+            take = min(k, size)
+            if heads[c] + take > size:
+                queues[c] = rng.permutation(members[c])
+                heads[c] = 0
+            parts.append(queues[c][heads[c] : heads[c] + take])
+            heads[c] += take
+        out.append(np.concatenate(parts).astype(np.int64))
+    return out

@@ -1,5 +1,6 @@
 """Neighbourhood Components Analysis (Goldberger et al., NIPS 2004)."""
 
+import math
 import numbers
 import sys
 import time
@@ -17,7 +18,13 @@ from .base import MahalanobisMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components, resolve_init, resolve_n_components
-from .utils.validation import encode_class_labels, warn_unused_parameters
+from .utils.validation import column_means, encode_class_labels, warn_unused_parameters
+
+
+def _downscale_exponent(X):
+    """``e`` with ``max |X| / 2**e`` in [0.5, 1) when ``max |X| > 2**64``, else 0."""
+    top = float(np.abs(X).max(initial=0.0))
+    return math.frexp(top)[1] if top > 2.0**64 else 0
 
 
 class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
@@ -36,7 +43,9 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     gradient are computed by a numba kernel in row blocks, so memory is
     ``O(block_rows * n_samples)`` instead of ``O(n_samples^2)``, and the
     softmax uses a log-sum-exp shift, so coincident points or huge distances
-    never produce NaN.
+    never produce NaN. Data larger than ``2**64`` in magnitude is learned on
+    ``X / 2**e`` with the map ``L * 2**e`` (the same distances and objective;
+    scipy's L-BFGS overflows on gradients of order ``|X|**2``).
 
     Parameters
     ----------
@@ -213,14 +222,21 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
             self.n_iter_ = 0
             self.objective_ = -nca_loss_grad(L0.ravel(), X, y_codes)[0]
             return self
+        # data beyond 2**64 is learned on X / 2**e with the map L * 2**e (the same
+        # distances and objective): the raw gradients, about |X|**2, overflow L-BFGS.
+        # Centred: distances are unchanged, and constant features get exactly zero
+        # gradient, where sums of products leave round-off for L-BFGS to amplify.
+        e = _downscale_exponent(X)
+        X, L0 = np.ldexp(X, -e), np.ldexp(L0, e)
+        X = X - column_means(X)
         if self.batch_size is None:
             warn_unused_parameters(self, {"learning_rate": "without batch_size (full-batch L-BFGS has "
                                                            "no step size; set batch_size for Adam)"})
-            result = self._fit_lbfgs(X, y_codes, L0)
+            result = self._fit_lbfgs(X, y_codes, L0, e)
         else:
-            result = self._fit_minibatch(X, y_codes, L0)
+            result = self._fit_minibatch(X, y_codes, L0, e)
         self.objective_ = -result.fun
-        self.components_ = result.x.reshape(-1, n_features)
+        self.components_ = np.ldexp(result.x.reshape(-1, n_features), -e)
         self.n_iter_ = result.n_iter
         result.warn_if_not_converged(type(self).__name__)
         return self
@@ -272,7 +288,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
             print(f"done in {time.perf_counter() - t0:5.2f}s")
         return L0
 
-    def _fit_lbfgs(self, X, y_codes, L0):
+    def _fit_lbfgs(self, X, y_codes, L0, e):
         block_rows = default_block_rows(X.shape[0])
         name = type(self).__name__
         tol = float(self.tol)
@@ -290,7 +306,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
             table.row(last["n_iter"] + 1, -loss)
             return loss, grad
 
-        user = user_callback(self.callback, lambda x: x.reshape(L0.shape))
+        user = user_callback(self.callback, lambda x: np.ldexp(x.reshape(L0.shape), -e))
 
         def callback(x, n_iter):
             last["n_iter"] = n_iter
@@ -309,7 +325,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         table.finish()
         return result
 
-    def _fit_minibatch(self, X, y_codes, L0):
+    def _fit_minibatch(self, X, y_codes, L0, e):
         n = X.shape[0]
         batch_size = min(int(self.batch_size), n)
 
@@ -322,7 +338,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
             max_iter=self.max_iter, tol=self.tol,
             learning_rate=0.01 if self.learning_rate is None else self.learning_rate,
             verbose=self.verbose, name=type(self).__name__,
-            callback=user_callback(self.callback, lambda x: x.reshape(L0.shape)),
+            callback=user_callback(self.callback, lambda x: np.ldexp(x.reshape(L0.shape), -e)),
         )
         return result
 

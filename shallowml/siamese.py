@@ -25,13 +25,16 @@ from ._losses.siamese import (
     MINING_OPTIONS,
     contrastive_loss_grad,
     koch_loss_grad,
+    multi_similarity_loss_grad,
+    npair_loss_grad,
+    proxy_nca_loss_grad,
     triplet_loss_grad,
 )
 from ._solvers.adam import AdamState, minimize_adam
 from ._solvers.progress import user_callback
 from ._solvers.result import SolverResult
 from .base import MahalanobisMixin
-from .constraints import count_pairs, positive_negative_pairs
+from .constraints import class_balanced_batches, count_pairs, positive_negative_pairs
 from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
@@ -45,6 +48,10 @@ from .utils.validation import (
 )
 
 _PAIR_LOSSES = ("contrastive", "koch")
+# losses on batches of labelled samples (LinearSiamese_Supervised only)
+_BATCH_LOSSES = ("triplet", "soft_triplet", "npair", "multi_similarity", "proxy_nca")
+_MARGIN_LOSSES = ("contrastive", "triplet", "multi_similarity")
+_MINING_LOSSES = ("triplet", "soft_triplet")
 
 _COMMON_CONSTRAINTS = {
     "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -54,6 +61,7 @@ _COMMON_CONSTRAINTS = {
     "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
     "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
     "tol": [Interval(numbers.Real, 0, None, closed="left")],
+    "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
     "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
@@ -74,6 +82,22 @@ def _pair_objective(loss, A, I, J, yp, n_components, margin):
         def fun(x, idx):
             return koch_loss_grad(x, A[I[idx]], A[J[idx]], yp[idx], n_components=n_components)
     return fun
+
+
+def _with_weight_decay(fun, anchor, weight_decay):
+    """``fun`` plus ``weight_decay / 2 * ||L - L0||^2`` on the first ``anchor.size`` parameters."""
+    if weight_decay == 0.0:
+        return fun
+    m = anchor.size
+
+    def penalised(x, idx):
+        loss, grad = fun(x, idx)
+        r = x[:m] - anchor
+        grad = np.array(grad, dtype=np.float64, copy=True)
+        grad[:m] += weight_decay * r
+        return loss + 0.5 * weight_decay * float(r @ r), grad
+
+    return penalised
 
 
 def _split(n_items, fraction, rng, what):
@@ -111,6 +135,15 @@ class _LinearSiameseBase(MahalanobisMixin, BaseEstimator):
         L0 = initial_components(self.init, A, y_codes, n_components, random_state=rng)
         if not isinstance(self.init, str):
             L0 = L0 * scale
+        self._anchor = L0.ravel().copy()
+        if self.loss == "proxy_nca":
+            # one proxy per class, started at the class mean of the initial embedding
+            Z0 = A @ L0.T
+            n_classes = int(np.max(y_codes)) + 1
+            P0 = np.zeros((n_classes, n_components))
+            np.add.at(P0, y_codes, Z0)
+            P0 /= np.maximum(np.bincount(y_codes, minlength=n_classes), 1)[:, None]
+            return np.concatenate((L0.ravel(), P0.ravel()))
         if self.loss != "koch":
             return L0.ravel()
         # head alpha = -1 (far means dissimilar), bias so the mean pair sits at p = 0.5
@@ -134,14 +167,21 @@ class _LinearSiameseBase(MahalanobisMixin, BaseEstimator):
         if self.loss == "koch":
             self.head_coef_ = np.sign(x[k * d : k * d + k])
             self.head_intercept_ = float(x[k * d + k])
+        if self.loss == "proxy_nca":
+            # in the units of transform's output, like the embedded samples
+            self.proxies_ = x[k * d :].reshape(-1, k).copy()
         self.components_ = self._components(x, k, d, scale)
         self._params = np.array(x, copy=True)
         self._input_scale = scale
 
-    def _adam(self, fun, n_items, x0, shape, *, rng, max_iter, state, val_fun=None):
-        """Mini-batch Adam; ``shape`` is ``(n_components, n_features, scale)`` for the callback."""
+    def _adam(self, fun, n_items, x0, shape, *, rng, max_iter, state, val_fun=None, batches=None):
+        """Mini-batch Adam; ``shape`` is ``(n_components, n_features, scale)`` for the callback.
+
+        ``weight_decay`` pulls ``L`` towards the initial map ``self._anchor``.
+        """
+        fun = _with_weight_decay(fun, self._anchor, float(self.weight_decay))
         return minimize_adam(
-            fun, x0, n_items, random_state=rng, batch_size=self.batch_size, max_iter=max_iter,
+            fun, x0, n_items, random_state=rng, batch_size=self.batch_size, max_iter=max_iter, batches=batches,
             learning_rate=self.learning_rate, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
             val_fun=val_fun, state=state, verbose=self.verbose, name=type(self).__name__,
             callback=user_callback(self.callback, lambda x: self._components(x, *shape)),
@@ -223,6 +263,9 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     tol : float, default=1e-4
         Minimum decrease of the monitored loss (training loss, or validation
         loss with ``early_stopping``) counted as an improvement.
+    weight_decay : float, default=0.0
+        Strength ``w`` of the penalty ``w / 2 * ||L - L0||_F^2`` (on the
+        rescaled inputs) that pulls ``L`` towards its initial map ``L0``.
     n_iter_no_change : int, default=10
         Epochs without improvement before stopping.
     early_stopping : bool, default=False
@@ -297,9 +340,9 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     _parameter_constraints = {**_COMMON_CONSTRAINTS, "loss": [StrOptions(set(_PAIR_LOSSES))]}
 
     def __init__(self, n_components=None, *, loss="contrastive", margin=None, init="auto",
-                 learning_rate=0.01, batch_size=64, max_iter=100, tol=1e-4, n_iter_no_change=10,
-                 early_stopping=False, validation_fraction=0.1, callback=None, verbose=0,
-                 random_state=None):
+                 learning_rate=0.01, batch_size=64, max_iter=100, tol=1e-4, weight_decay=0.0,
+                 n_iter_no_change=10, early_stopping=False, validation_fraction=0.1, callback=None,
+                 verbose=0, random_state=None):
         self.n_components = n_components
         self.loss = loss
         self.margin = margin
@@ -308,6 +351,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
+        self.weight_decay = weight_decay
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -316,7 +360,20 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         self.random_state = random_state
 
     def _common_check_instance(self):
-        return LinearSiamese_Supervised(**self.get_params())
+        """``LinearSiamese_Supervised`` with the parameters set here that differ from the defaults.
+
+        The supervised counterpart keeps its own (studied) defaults for the
+        others, so that ``LinearSiamese()`` stands for ``LinearSiamese_Supervised()``
+        in the common checks, the demo and the benchmark suite.
+        """
+        defaults = type(self)().get_params()
+        changed = {
+            name: value for name, value in self.get_params().items()
+            if not (isinstance(value, (str, numbers.Number, type(None)))
+                    and isinstance(defaults[name], (str, numbers.Number, type(None)))
+                    and value == defaults[name] and type(value) is type(defaults[name]))
+        }
+        return LinearSiamese_Supervised(**changed)
 
     def _prepare(self, pairs, y, *, reset):
         pairs = check_pairs(pairs, n_features=None if reset else self.n_features_in_)
@@ -439,56 +496,85 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
 class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
     """Linear Siamese network fitted on class labels.
 
-    With ``loss='contrastive'`` or ``'koch'``, ``n_pairs`` pairs (half
-    similar, half dissimilar, distinct, drawn uniformly with
-    :func:`shallowml.constraints.positive_negative_pairs`) are sampled from
-    the labels once per ``fit`` and :class:`LinearSiamese`'s loss is
-    minimised. With ``loss='triplet'`` the mini-batches are batches of
-    samples and triplets are mined inside each batch: ``max(0, margin +
-    d(a, p)^2 - d(a, n)^2)`` on squared learned distances (Schroff et al.,
-    FaceNet, 2015), with ``mining`` 'batch_hard' (hardest positive and
-    negative of each anchor, Hermans et al., 2017), 'semi_hard' (FaceNet) or
-    'all' (mean over every valid triplet of the batch). Batches are drawn
-    uniformly (not P x K class sampling), so with many classes use a larger
-    ``batch_size``.
+    One linear map ``x -> L x`` is trained by mini-batch Adam on one of the
+    losses of deep metric learning (see the user guide, "which loss when"):
+
+    - pair losses, on ``n_pairs`` pairs sampled once per ``fit`` (half
+      similar, half dissimilar, drawn uniformly with
+      :func:`shallowml.constraints.positive_negative_pairs`), as in
+      :class:`LinearSiamese`: ``'contrastive'`` (Hadsell et al., 2006) and
+      ``'koch'`` (Koch et al., 2015, weighted L1 + sigmoid);
+    - batch losses, on mini-batches of samples, with every term formed inside
+      the batch: ``'triplet'`` (``max(0, margin + d_ap^2 - d_an^2)``, Schroff
+      et al., 2015) and ``'soft_triplet'`` (``softplus(d_ap^2 - d_an^2)``,
+      Hermans et al., 2017), both with triplet ``mining`` 'batch_hard'
+      (hardest positive and negative of each anchor), 'semi_hard' (FaceNet)
+      or 'all' (every valid triplet); ``'npair'`` (multi-class N-pair, Sohn,
+      2016); ``'multi_similarity'`` (Wang et al., 2019, with its pair
+      mining); ``'proxy_nca'`` (Movshovitz-Attias et al., 2017, one learned
+      proxy per class). The formulas are in :mod:`shallowml._losses.siamese`.
+
+    Batch losses draw P x K class-balanced batches (``samples_per_class`` K
+    samples of each of ``batch_size // K`` classes,
+    :func:`shallowml.constraints.class_balanced_batches`), so that every
+    batch holds positives and negatives whatever the number of classes.
+
+    The defaults (Proxy-NCA from the identity map, weight decay 0.3 towards
+    it, early stopping on held-out samples that keeps the identity unless
+    the validation loss improves) were chosen by a study over the 20
+    datasets of the benchmark suite (``benchmarks/siamese_defaults.py``,
+    output in ``docs/benchmark_results/siamese_defaults.txt``) so that the
+    default fit does not make k-NN worse than the Euclidean distance on
+    standardised data.
 
     Inputs are divided internally by one global scale (the root mean squared
     difference of two random samples, ``sqrt(2 * total variance)``), so
-    ``learning_rate``, ``margin`` and ``tol`` are unit-free.
+    ``learning_rate``, ``margin``, ``weight_decay`` and ``tol`` are unit-free.
 
     Parameters
     ----------
     n_components : int, default=None
         Output dimension; default ``n_features``.
-    loss : {'contrastive', 'koch', 'triplet'}, default='contrastive'
+    loss : {'triplet', 'soft_triplet', 'npair', 'multi_similarity', 'proxy_nca', \
+'contrastive', 'koch'}, default='proxy_nca'
     margin : float, default=None
-        Margin of the contrastive and triplet losses (rescaled units); None
-        means 1.0.
+        Margin of the contrastive and triplet losses and threshold
+        ``lambda`` (on squared distances) of the multi-similarity loss, in
+        rescaled units; None means 1.0.
     mining : {'batch_hard', 'semi_hard', 'all'}, default=None
-        Triplet selection inside a batch; None means 'batch_hard'.
+        Triplet selection inside a batch (triplet losses); None means
+        'batch_hard'.
     n_pairs : int, default=None
         Number of sampled pairs for the pair losses (half similar, half
         dissimilar); None means ``10 * n_samples`` or as many as exist.
+    samples_per_class : int, default=None
+        K of the P x K batches of the batch losses; None means 4.
 
-    Each loss uses only some of ``margin``, ``mining`` and ``n_pairs``
-    (``margin``: contrastive and triplet; ``mining``: triplet; ``n_pairs``:
-    contrastive and Koch). A value given for a parameter the chosen loss does
-    not use is ignored with a ``UserWarning`` (so a grid over ``loss`` still
-    runs), never silently.
-    init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray, default='auto'
+    Each loss uses only some of ``margin``, ``mining``, ``n_pairs`` and
+    ``samples_per_class`` (``margin``: contrastive, triplet and
+    multi-similarity; ``mining``: triplet and soft triplet; ``n_pairs``:
+    contrastive and Koch; ``samples_per_class``: the batch losses). A value
+    given for a parameter the chosen loss does not use is ignored with a
+    ``UserWarning`` (so a grid over ``loss`` still runs), never silently.
+    init : {'auto', 'pca', 'lda', 'identity', 'random'} or ndarray, default='identity'
         Initial ``L`` (see :func:`shallowml.utils.init.initial_components`),
         computed on the rescaled samples. An array of shape
         ``(n_components, n_features)`` is the starting ``components_``.
+        The identity starts from the Euclidean distance of the inputs.
     learning_rate : float, default=0.01
     batch_size : int, default=64
-        Pairs (pair losses) or samples (triplet loss) per mini-batch.
+        Pairs (pair losses) or samples (batch losses) per mini-batch.
     max_iter : int, default=100
         Maximum number of epochs.
     tol : float, default=1e-4
+    weight_decay : float, default=0.3
+        Strength ``w`` of the penalty ``w / 2 * ||L - L0||_F^2`` (rescaled
+        units) that pulls ``L`` towards the initial map ``L0``.
     n_iter_no_change : int, default=10
-    early_stopping : bool, default=False
+    early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the pairs (pair losses) or of the
-        samples (triplet loss) and keep the best parameters.
+        samples (batch losses), monitor their loss and keep the best
+        parameters, the initial map included.
     validation_fraction : float, default=0.1
         Fraction held out; only used with ``early_stopping=True`` (as in
         scikit-learn's ``SGDClassifier``).
@@ -509,6 +595,9 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
     components_ : ndarray of shape (n_components, n_features)
     head_coef_, head_intercept_ :
         Only for ``loss='koch'`` (see :class:`LinearSiamese`).
+    proxies_ : ndarray of shape (n_classes, n_components)
+        Only for ``loss='proxy_nca'``: the class proxies, in the space of
+        ``transform``'s output.
     n_iter_ : int
     loss_curve_ : list of float
     n_features_in_ : int
@@ -517,42 +606,57 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
 
     References
     ----------
+    R. Hadsell, S. Chopra, Y. LeCun. Dimensionality reduction by learning an
+    invariant mapping. CVPR 2006.
+    G. Koch, R. Zemel, R. Salakhutdinov. Siamese neural networks for one-shot
+    image recognition. ICML Deep Learning Workshop 2015.
     F. Schroff, D. Kalenichenko, J. Philbin. FaceNet: a unified embedding for
     face recognition and clustering. CVPR 2015.
     A. Hermans, L. Beyer, B. Leibe. In defense of the triplet loss for person
     re-identification. arXiv:1703.07737, 2017.
+    K. Sohn. Improved deep metric learning with multi-class N-pair loss
+    objective. NeurIPS 2016.
+    X. Wang, X. Han, W. Huang, D. Dong, M. R. Scott. Multi-similarity loss
+    with general pair weighting for deep metric learning. CVPR 2019.
+    Y. Movshovitz-Attias, A. Toshev, T. K. Leung, S. Ioffe, S. Singh. No fuss
+    distance metric learning using proxies. ICCV 2017.
 
     Examples
     --------
     >>> from sklearn.datasets import load_iris
     >>> from shallowml import LinearSiamese_Supervised
     >>> X, y = load_iris(return_X_y=True)
-    >>> est = LinearSiamese_Supervised(loss="triplet", random_state=0).fit(X, y)
+    >>> est = LinearSiamese_Supervised(random_state=0).fit(X, y)
     >>> est.transform(X).shape
     (150, 4)
+    >>> est = LinearSiamese_Supervised(loss="multi_similarity", random_state=0).fit(X, y)
     """
 
     _parameter_constraints = {
         **_COMMON_CONSTRAINTS,
-        "loss": [StrOptions({*_PAIR_LOSSES, "triplet"})],
+        "loss": [StrOptions({*_PAIR_LOSSES, *_BATCH_LOSSES})],
         "mining": [StrOptions(set(MINING_OPTIONS)), None],
         "n_pairs": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "samples_per_class": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, n_components=None, *, loss="contrastive", margin=None, mining=None,
-                 n_pairs=None, init="auto", learning_rate=0.01, batch_size=64, max_iter=100,
-                 tol=1e-4, n_iter_no_change=10, early_stopping=False, validation_fraction=0.1,
-                 callback=None, verbose=0, random_state=None):
+    def __init__(self, n_components=None, *, loss="proxy_nca", margin=None, mining=None,
+                 n_pairs=None, samples_per_class=None, init="identity", learning_rate=0.01,
+                 batch_size=64, max_iter=100, tol=1e-4, weight_decay=0.3, n_iter_no_change=10,
+                 early_stopping=True, validation_fraction=0.1, callback=None, verbose=0,
+                 random_state=None):
         self.n_components = n_components
         self.loss = loss
         self.margin = margin
         self.mining = mining
         self.n_pairs = n_pairs
+        self.samples_per_class = samples_per_class
         self.init = init
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
+        self.weight_decay = weight_decay
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -560,12 +664,31 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         self.verbose = verbose
         self.random_state = random_state
 
+    def _warm_up_variants(self):
+        """Instances whose tiny fits run every Siamese kernel (``utils.warmup.compile_all``).
+
+        The default loss runs no numba kernel; the triplet-type losses run
+        those of :mod:`shallowml._kernels.siamese`.
+        """
+        from sklearn.base import clone
+
+        forms = [("triplet", "batch_hard"), ("triplet", "semi_hard"), ("triplet", "all"),
+                 ("soft_triplet", "all"), ("npair", None), ("multi_similarity", None)]
+        return [clone(self).set_params(loss=loss, mining=mining) for loss, mining in forms]
+
     def _unused_parameters(self):
-        unused = super()._unused_parameters()
-        if self.loss == "triplet":
-            unused["n_pairs"] = "with loss='triplet' (it trains on batches of samples, not on pairs)"
+        loss = self.loss
+        unused = {}
+        if loss not in _MARGIN_LOSSES:
+            unused["margin"] = (f"with loss={loss!r} (only the contrastive, triplet and "
+                                "multi_similarity losses have a margin)")
+        if loss not in _MINING_LOSSES:
+            unused["mining"] = f"with loss={loss!r} (only loss='triplet' and 'soft_triplet' mine triplets)"
+        if loss in _PAIR_LOSSES:
+            unused["samples_per_class"] = (f"with loss={loss!r} (pair losses train on sampled pairs, "
+                                           "not on P x K batches of samples)")
         else:
-            unused["mining"] = f"with loss={self.loss!r} (only loss='triplet' mines triplets)"
+            unused["n_pairs"] = f"with loss={loss!r} (it trains on batches of samples, not on pairs)"
         return unused
 
     def _sample_pairs(self, y_codes, rng, *, strict):
@@ -582,30 +705,53 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         yp = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
         return ind[:, 0], ind[:, 1], yp
 
-    def _train_triplets(self, Xs, y_codes, x0, n_components, *, rng, state, max_iter, early_stopping,
-                        scale):
-        mining = "batch_hard" if self.mining is None else self.mining
-        kwargs = dict(n_components=n_components, margin=self._margin(), mining=mining)
-        shape = (n_components, Xs.shape[1], scale)
+    def _batch_objective(self, n_components, margin):
+        """``objective(Xp, yp) -> fun(x, idx)`` of the chosen batch loss."""
+        loss, k = self.loss, n_components
+        if loss in _MINING_LOSSES:
+            mining = "batch_hard" if self.mining is None else self.mining
+            m = margin if loss == "triplet" else None  # None: soft margin
 
-        def objective(Xp, yp):
-            return lambda x, idx: triplet_loss_grad(x, Xp[idx], yp[idx], **kwargs)
+            def value(x, Xb, yb):
+                return triplet_loss_grad(x, Xb, yb, n_components=k, margin=m, mining=mining)
+        elif loss == "npair":
+            def value(x, Xb, yb):
+                return npair_loss_grad(x, Xb, yb, n_components=k)
+        elif loss == "multi_similarity":
+            def value(x, Xb, yb):
+                return multi_similarity_loss_grad(x, Xb, yb, n_components=k, margin=margin)
+        else:  # proxy_nca: labels are the proxies' rows
+            def value(x, Xb, yb):
+                n_classes = (x.size - k * Xb.shape[1]) // k
+                return proxy_nca_loss_grad(x, Xb, yb, n_components=k, n_classes=n_classes)
+        return value
+
+    def _train_batches(self, Xs, y_codes, x0, n_components, *, rng, state, max_iter, early_stopping,
+                       scale):
+        value = self._batch_objective(n_components, self._margin())
+        shape = (n_components, Xs.shape[1], scale)
+        K = 4 if self.samples_per_class is None else int(self.samples_per_class)
+
+        def training(Xp, yp):
+            batches = lambda r: class_balanced_batches(yp, self.batch_size, K, random_state=r)  # noqa: E731
+            return (lambda x, idx: value(x, Xp[idx], yp[idx])), batches
 
         if early_stopping:
             tr, va = _split(y_codes.size, self.validation_fraction, rng, "samples")
             Xv, yv = Xs[va], y_codes[va]
             counts = np.bincount(yv)
-            if counts.max() < 2 or np.count_nonzero(counts) < 2:
+            if self.loss != "proxy_nca" and (counts.max() < 2 or np.count_nonzero(counts) < 2):
                 raise ValueError(
                     "The early-stopping validation set holds no valid triplet (it needs 2 "
                     "classes, one with 2 samples); increase validation_fraction or disable "
                     "early_stopping."
                 )
-            return self._adam(objective(Xs[tr], y_codes[tr]), tr.size, x0, shape, rng=rng,
-                              max_iter=max_iter, state=state,
-                              val_fun=lambda x: triplet_loss_grad(x, Xv, yv, **kwargs)[0])
-        return self._adam(objective(Xs, y_codes), y_codes.size, x0, shape, rng=rng, max_iter=max_iter,
-                          state=state)
+            fun, batches = training(Xs[tr], y_codes[tr])
+            return self._adam(fun, tr.size, x0, shape, rng=rng, max_iter=max_iter, state=state,
+                              val_fun=lambda x: value(x, Xv, yv)[0], batches=batches)
+        fun, batches = training(Xs, y_codes)
+        return self._adam(fun, y_codes.size, x0, shape, rng=rng, max_iter=max_iter, state=state,
+                          batches=batches)
 
     def _run(self, X, y_codes, *, first, max_iter, early_stopping, strict):
         d = X.shape[1]
@@ -620,7 +766,8 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
             n_components, scale = self.components_.shape[0], self._input_scale
         rng = self._rng
         Xs = X / scale
-        if self.loss == "triplet":
+        batch_loss = self.loss in _BATCH_LOSSES
+        if batch_loss:
             I = J = yp = np.zeros(0, dtype=np.int64)
         else:
             I, J, yp = self._sample_pairs(y_codes, rng, strict=strict)
@@ -630,10 +777,17 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         else:
             x0 = self._params
             state = copy.deepcopy(self._adam_state)  # committed only if training succeeds
-        if self.loss == "triplet":
-            result = self._train_triplets(Xs, y_codes, x0, n_components, rng=rng,
-                                          state=state, max_iter=max_iter,
-                                          early_stopping=early_stopping, scale=scale)
+        counts = np.bincount(y_codes)
+        no_terms = (self.loss != "proxy_nca"
+                    and (np.count_nonzero(counts) < 2 or counts.max() < 2))
+        if batch_loss and no_terms:
+            # partial_fit on a batch without an anchor having a positive and a negative
+            result = SolverResult(x=x0, fun=np.nan, n_iter=0, converged=True,
+                                  message="no valid triplet in the batch")
+        elif batch_loss:
+            result = self._train_batches(Xs, y_codes, x0, n_components, rng=rng,
+                                         state=state, max_iter=max_iter,
+                                         early_stopping=early_stopping, scale=scale)
         elif I.size == 0:
             # partial_fit on a batch without usable pairs: nothing to learn from it
             result = SolverResult(x=x0, fun=np.nan, n_iter=0, converged=True,
@@ -659,7 +813,8 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         self
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        _, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        classes, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        self._proxy_classes = classes
         result, n_components, scale = self._run(
             X, y_codes, first=True, max_iter=self.max_iter,
             early_stopping=self.early_stopping, strict=True,
@@ -672,10 +827,13 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         """One epoch of Adam over a batch of labelled samples (streaming).
 
         Labels are only compared for equality inside the batch, so classes
-        need not be declared in advance. Pair losses sample pairs inside the
-        batch (as many as exist, up to ``n_pairs`` or ``10 * n_samples``); a
-        batch without usable pairs or triplets leaves the parameters
-        unchanged. The first call initialises the model and the input scale.
+        need not be declared in advance, except with ``loss='proxy_nca'``,
+        whose proxies are those of the classes of the first batch (a later
+        label outside them raises a ValueError). Pair losses sample pairs
+        inside the batch (as many as exist, up to ``n_pairs`` or ``10 *
+        n_samples``); a batch without usable pairs or triplets leaves the
+        parameters unchanged. The first call initialises the model and the
+        input scale.
 
         Parameters
         ----------
@@ -689,10 +847,22 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         first = not hasattr(self, "_params")
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first,
                              ensure_min_samples=2 if first else 1)
-        _, y_codes, _ = encode_class_labels(y, allow_trivial=True)  # a batch may hold one class
+        classes, y_codes, _ = encode_class_labels(y, allow_trivial=True)  # a batch may hold one class
+        if self.loss == "proxy_nca":
+            if first:
+                self._proxy_classes = classes
+            else:
+                known = self._proxy_classes
+                pos = np.clip(np.searchsorted(known, classes), 0, known.size - 1)
+                if not np.array_equal(known[pos], classes):
+                    raise ValueError(
+                        "partial_fit with loss='proxy_nca' got labels not in its first batch "
+                        f"({classes[known[pos] != classes].tolist()}); every class needs its proxy "
+                        "from the first call on."
+                    )
+                y_codes = pos[y_codes]
         result, n_components, scale = self._run(
             X, y_codes, first=first, max_iter=1, early_stopping=False, strict=False,
         )
         self._finish(result, n_components, X.shape[1], scale, partial=True)
         return self
-

@@ -136,6 +136,23 @@ def test_failing_method_is_reported_not_raised():
     assert "| iris | 105 | 4 | 70/30 | 0.022 | fail |" in md.replace("**", "")
 
 
+def test_in_process_fits_stop_at_the_time_limit():
+    """Every iterative in-process column (shallowml's and scikit-learn's NCA) is stopped by its
+    callback once a fit runs past the limit, and the cell says so, as a killed reference fit does."""
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:600])
+    y = y[:600]
+    methods = [m for m in suite.shallowml_methods() + suite.reference_methods([], "sklearn")
+               if "callback" in (m.estimator.get_params() if m.estimator is not None else {})]
+    assert {"LMNN", "NCA", "sklearn-NCA", "ITML_Supervised"} <= {m.name for m in methods}
+    for m in methods:
+        with pytest.raises(suite.FitTimeout, match="exceeded 0 s"):
+            m.fit_transformer(X, y, 0, 0.0)
+    splits = [("split0", X[:400], y[:400], X[400:], y[400:])]
+    row = suite._cells.run_cell(splits, methods[0], 0, None, 0.0, suite._evaluate)
+    assert row["status"].startswith("timeout: FitTimeout")
+
+
 @pytest.mark.slow
 def test_few_shot_table_on_digits(tmp_path):
     summary = suite.main(["--datasets", "digits", "--seeds", "2", "--estimators", "LDA", "--reference", "none",
@@ -177,10 +194,15 @@ def test_few_shot_split_holds_out_classes_with_enough_samples():
 
 
 def test_old_results_without_retrieval_columns_are_read_and_merged(tmp_path):
-    # the committed full run predates the retrieval columns
+    # the committed full run predates the retrieval columns (only columns re-measured
+    # since, merged into it, have them); an old-format file is read and merged too
     old_dir = ROOT / "docs" / "benchmark_results"
     for name in ("results.csv", "error_table.csv"):
         (tmp_path / name).write_bytes((old_dir / name).read_bytes())
+    old, facts = suite.read_results(tmp_path)
+    assert any(np.isnan(r["map_at_r_mean"]) for r in old)
+    keep = [k for k in old[0] if not k.startswith(("p_at_1", "r_precision", "map_at_r"))]
+    suite.write_csv(tmp_path / "results.csv", [{k: r[k] for k in keep} for r in old])  # the old format
     old, facts = suite.read_results(tmp_path)
     assert np.isnan(old[0]["map_at_r_mean"]) and np.isfinite(old[0]["error_mean"])
     fresh = dict(old[0], map_at_r_mean=0.5, map_at_r_std=0.01, p_at_1_mean=0.9, p_at_1_std=0.0,

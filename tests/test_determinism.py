@@ -20,6 +20,13 @@ def _data(kind, n=120):
     rng = np.random.RandomState(0)
     y = np.arange(n) % 3
     X = rng.standard_normal((n, 5)) + 1.5 * np.eye(3, 5)[y]
+    if kind in ("triplets", "quadruplets"):
+        # a's class is a % 3 (n divisible by 3): a + 3j keeps it, a + 1 or a + 2 changes it
+        a = rng.randint(0, n, size=2 * n)
+        same = (a + 3 * rng.randint(1, n // 3, size=a.size)) % n
+        other = (a + rng.randint(1, 3, size=a.size)) % n
+        idx = np.stack([a, same, other] if kind == "triplets" else [a, same, other, a], axis=1)
+        return (X[idx],)
     if kind != "pairs":
         return X, y
     a, b = rng.randint(0, n, size=(2, 2 * n))
@@ -102,10 +109,13 @@ def test_parallel_variants_run_above_the_size_switch(name, monkeypatch):
 def test_pickle_round_trip(cls):
     kind = input_kind(cls)
     est = _fit(_make(cls), kind)
-    X, y = _data(kind)
+    X, *_ = _data(kind)
     est2 = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(est2.components_, est.components_)
-    if kind == "pairs":
+    if kind in ("triplets", "quadruplets"):
+        np.testing.assert_array_equal(est2.predict(X), est.predict(X))
+        np.testing.assert_array_equal(est2.decision_function(X), est.decision_function(X))
+    elif kind == "pairs":
         np.testing.assert_array_equal(est2.pair_distance(X), est.pair_distance(X))
         np.testing.assert_array_equal(est2.predict(X), est.predict(X))
         np.testing.assert_array_equal(est2.decision_function(X), est.decision_function(X))

@@ -168,6 +168,39 @@ def test_huge_distances_pick_the_nearest_neighbour():
     assert np.all(np.isfinite(est.components_))
 
 
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_huge_data_gives_a_finite_map_with_the_same_distances(batch_size):
+    """|X| ~ 1e100: the gradient (~|X|**2) overflowed L-BFGS; NCA learns on X / 2**e instead."""
+    X = np.array([[0.0, 1e100], [1e100, 1e100], [1e100, 1e100], [1e100, 1e100]])
+    y = np.array([1, 0, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = NCA(init="identity", max_iter=5, batch_size=batch_size, random_state=0).fit(X, y)
+    assert np.all(np.isfinite(est.components_))
+    if batch_size is None:  # the objective is that of the returned map on the raw data
+        assert est.objective_ == pytest.approx(-nca_loss_grad(est.components_.ravel(), X, y)[0], rel=1e-9)
+        assert est.objective_ >= 5.0 / 3.0 - 1e-12  # never worse than the identity start
+
+
+def test_a_constant_feature_gets_no_weight():
+    """A constant column (tiny values: round-off in its class means) must not be amplified.
+
+    From a hypothesis example: the LDA start put 1e115 on the constant column
+    (its second Fisher direction, normalised by the regularisation floor), so
+    transform lost the digits that pair_distance kept.
+    """
+    X = np.array([[0.0, 5e-100]] + [[5e-100, 5e-100]] * 7)
+    y = np.array([2, 0, 1, 1, 1, 1, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = NCA(max_iter=10, random_state=0).fit(X, y)
+    assert np.abs(est.components_[:, 1]).max() <= 1.0  # was 1e115
+    a, b = np.arange(8), (np.arange(8) + 1) % 8
+    T = est.transform(X)
+    np.testing.assert_allclose(np.linalg.norm(T[a] - T[b], axis=1),
+                               est.pair_distance(np.stack([X[a], X[b]], axis=1)), rtol=1e-12)
+
+
 def _parity_cases():
     X, y = load_iris(return_X_y=True)
     yield "iris-identity", X, y, np.eye(4)

@@ -29,6 +29,7 @@ SETTINGS = dict(
 # Errors an estimator may raise on valid-looking random data (documented degenerate cases).
 DOCUMENTED_ERRORS = re.compile(
     r"at least 2 classes|2 or more samples|zero variance|identical|both similar|single sample"
+    r"|found no direction"
 )
 
 
@@ -56,6 +57,13 @@ def _pairs_from(X, y, rng_seed=0):
     a = np.repeat(np.arange(n), 2)
     b = rng.randint(0, n, size=a.size)
     return np.stack([X[a], X[b]], axis=1), np.where(y[a] == y[b], 1, -1)
+
+
+def _tuples_from(X, kind, rng_seed=0):
+    rng = np.random.RandomState(rng_seed)
+    n = X.shape[0]
+    idx = rng.randint(0, n, size=(2 * n, 3 if kind == "triplets" else 4))
+    return X[idx]
 
 
 def _make(cls):
@@ -108,6 +116,8 @@ def test_fit_random_data(cls, data):
     est = _make(cls)
     if input_kind(cls) == "pairs":
         fit_args = _pairs_from(X, y)
+    elif input_kind(cls) in ("triplets", "quadruplets"):
+        fit_args = (_tuples_from(X, input_kind(cls)),)
     else:
         fit_args = (X, y)
     try:

@@ -178,6 +178,8 @@ def _iterative():
 def _fit_args(cls):
     if input_kind(cls) == "pairs":
         return rb._base_pairs()
+    if input_kind(cls) in ("triplets", "quadruplets"):
+        return (rb._base_tuples(input_kind(cls)),)
     return rb._base_data()
 
 
@@ -396,3 +398,19 @@ def test_split_of_standardised_digits_gives_no_scale_warning():
             warnings.simplefilter("error")
             L = cls().fit(X_train, y_train).components_
         assert np.all(np.isfinite(L))
+
+
+def _classes_learners():
+    for name, cls in all_estimators():
+        if input_kind(cls) == "classes":
+            yield pytest.param(cls, id=name)
+
+
+@pytest.mark.parametrize("cls", list(_classes_learners()))
+def test_constant_data_with_a_rounded_mean_is_identical_rows(cls):
+    """0.001 repeated: its float mean is not 0.001, yet the rows are identical (not a tiny spread)."""
+    X = np.full((10, 1), 0.001)
+    assert X.mean() != 0.001  # the case: centring leaves a round-off offset
+    y = np.array([0, 1] * 5)
+    with pytest.raises(ValueError, match="zero variance|identical"):
+        cls().fit(X, y)

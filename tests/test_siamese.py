@@ -16,7 +16,10 @@ from sklearn.neighbors import KNeighborsClassifier
 from shallowml import LinearSiamese, LinearSiamese_Supervised
 from shallowml._kernels.siamese import (
     all_triplets_coefficients,
+    all_triplets_soft_coefficients,
     batch_sq_distances,
+    multi_similarity_coefficients,
+    npair_coefficients,
     semi_hard_negatives,
 )
 from shallowml._losses.siamese import (
@@ -24,10 +27,13 @@ from shallowml._losses.siamese import (
     koch_loss_grad,
     koch_similarity,
     mine_triplets,
+    multi_similarity_loss_grad,
+    npair_loss_grad,
+    proxy_nca_loss_grad,
     triplet_loss_grad,
 )
 from shallowml._solvers.adam import AdamState, DivergenceError, minimize_adam
-from shallowml.constraints import pairs_from_indices, positive_negative_pairs
+from shallowml.constraints import class_balanced_batches, pairs_from_indices, positive_negative_pairs
 
 quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -193,6 +199,117 @@ def test_triplet_no_valid_triplet_gives_zero():
             assert loss == 0.0 and np.all(grad == 0)
 
 
+def _softplus(v):
+    return np.logaddexp(0.0, v)
+
+
+def _brute_batch_losses(Z, labels, margin=1.0, alpha=2.0, beta=50.0, eps=0.1):
+    """Soft triplet (all), N-pair and multi-similarity by plain loops (numpy reference)."""
+    sq = ((Z[:, None] - Z[None]) ** 2).sum(-1)
+    n = len(Z)
+    soft, n_soft, npair, n_npair, ms, n_ms = 0.0, 0, 0.0, 0, 0.0, 0
+    for a in range(n):
+        pos = [p for p in range(n) if p != a and labels[p] == labels[a]]
+        neg = [q for q in range(n) if labels[q] != labels[a]]
+        for p in pos:
+            for q in neg:
+                soft += _softplus(sq[a, p] - sq[a, q])
+                n_soft += 1
+            if neg:
+                npair += np.log(1 + np.sum(np.exp(sq[a, p] - sq[a, neg])))
+                n_npair += 1
+        if pos and neg:
+            kp = [p for p in pos if sq[a, p] > min(sq[a, neg]) - eps]
+            kn = [q for q in neg if sq[a, q] < max(sq[a, pos]) + eps]
+            ms += np.log(1 + np.sum(np.exp(alpha * (sq[a, kp] - margin)))) / alpha
+            ms += np.log(1 + np.sum(np.exp(beta * (margin - sq[a, kn])))) / beta
+            n_ms += 1
+    return soft / n_soft, npair / n_npair, ms / n_ms
+
+
+def test_batch_losses_match_brute_force(triplet_batch):
+    X, labels = triplet_batch
+    k = 3
+    x = 0.5 * np.random.RandomState(6).randn(k * 4)
+    Z = X @ x.reshape(k, 4).T
+    soft, npair, ms = _brute_batch_losses(Z, labels)
+    assert triplet_loss_grad(x, X, labels, n_components=k, margin=None, mining="all")[0] == pytest.approx(soft)
+    assert npair_loss_grad(x, X, labels, n_components=k)[0] == pytest.approx(npair)
+    assert multi_similarity_loss_grad(x, X, labels, n_components=k)[0] == pytest.approx(ms)
+    sq = batch_sq_distances(Z)
+    for C, _, _ in (all_triplets_soft_coefficients(sq, labels), npair_coefficients(sq, labels)):
+        assert np.allclose(C.sum(axis=1), 0)  # every term pulls one pair and pushes another
+
+
+@pytest.mark.parametrize("loss", ["soft_triplet-all", "soft_triplet-batch_hard", "soft_triplet-semi_hard",
+                                  "npair", "multi_similarity", "proxy_nca"])
+def test_batch_loss_gradients(triplet_batch, loss):
+    """Finite differences (mined selections held fixed, as the returned gradient assumes)."""
+    X, labels = triplet_batch
+    k = 3
+    rng = np.random.RandomState(7)
+    x = 0.7 * rng.randn(k * 4)
+    if loss.startswith("soft_triplet"):
+        mining = loss.split("-")[1]
+        trip = None if mining == "all" else mine_triplets(X @ x.reshape(k, 4).T, labels, mining=mining)
+        fun = lambda v: triplet_loss_grad(v, X, labels, n_components=k, margin=None,  # noqa: E731
+                                          mining=mining, triplets=trip)
+    elif loss == "npair":
+        fun = lambda v: npair_loss_grad(v, X, labels, n_components=k)  # noqa: E731
+    elif loss == "multi_similarity":
+        fun = lambda v: multi_similarity_loss_grad(v, X, labels, n_components=k, margin=0.8)  # noqa: E731
+    else:
+        x = np.concatenate((x, rng.randn(4 * k)))  # L and 4 proxies
+        fun = lambda v: proxy_nca_loss_grad(v, X, labels, n_components=k, n_classes=4)  # noqa: E731
+    assert np.all(np.isfinite(fun(x)[1]))
+    assert _fd_error(fun, x) < 1e-6
+
+
+@pytest.mark.parametrize("loss", [npair_loss_grad, multi_similarity_loss_grad])
+def test_batch_losses_without_valid_terms_give_zero(loss):
+    X = np.random.RandomState(0).randn(4, 3)
+    for labels in (np.zeros(4, int), np.arange(4)):
+        value, grad = loss(np.eye(3).ravel(), X, labels, n_components=3)
+        assert value == 0.0 and np.all(grad == 0)
+
+
+def test_batch_losses_are_stable_for_far_points():
+    """Huge distances (exp overflow territory) give finite losses and gradients."""
+    X, labels = np.random.RandomState(2).randn(10, 3) * 1e3, np.repeat([0, 1], 5)
+    for fun in (npair_loss_grad, multi_similarity_loss_grad):
+        value, grad = fun(np.eye(3).ravel(), X, labels, n_components=3)
+        assert np.isfinite(value) and np.all(np.isfinite(grad))
+    params = np.concatenate((np.eye(3).ravel(), [0, 0, 0, 1e4, 0, 0]))
+    value, grad = proxy_nca_loss_grad(params, X, labels, n_components=3, n_classes=2)
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+
+
+def test_proxy_nca_values():
+    """Two samples, two proxies: the softmax cross-entropy over the proxies."""
+    X = np.array([[0.0, 0.0], [3.0, 0.0]])
+    params = np.concatenate((np.eye(2).ravel(), [0.0, 0.0, 2.0, 0.0]))
+    value, _ = proxy_nca_loss_grad(params, X, np.array([0, 1]), n_components=2, n_classes=2)
+    ref = np.mean([np.log(1 + np.exp(-4.0)), np.log(1 + np.exp(1.0 - 9.0))])
+    assert value == pytest.approx(ref)
+
+
+def test_class_balanced_batches():
+    y = np.array([0] * 10 + [1] * 3 + [2] * 7 + [3] * 1 + [4] * 9)
+    batches = class_balanced_batches(y, 8, 4, random_state=0)
+    assert len(batches) == -(-y.size // 8)
+    for b in batches:
+        classes, counts = np.unique(y[b], return_counts=True)
+        assert classes.size == 2 and np.all(counts <= 4)
+        assert np.unique(b).size == b.size  # no duplicate inside a batch
+    # a class is cycled through before any of its samples repeats
+    many = np.concatenate(class_balanced_batches(np.zeros(9, int), 4, 3, random_state=1))
+    assert np.unique(many[:9]).size == 9
+    again = class_balanced_batches(y, 8, 4, random_state=0)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again))
+    with pytest.raises(ValueError, match="samples_per_class must be >= 1"):
+        class_balanced_batches(y, 8, 0, random_state=0)
+
+
 # ---------------------------------------------------------------------------- kernels
 
 
@@ -291,22 +408,40 @@ def test_adam_early_stopping_keeps_best_and_state_continues():
 # ---------------------------------------------------------------------------- estimators
 
 
+LOSS_PARAMS = [
+    dict(loss="contrastive"), dict(loss="koch"), dict(loss="triplet", mining="batch_hard"),
+    dict(loss="triplet", mining="semi_hard"), dict(loss="triplet", mining="all"),
+    dict(loss="soft_triplet", mining="batch_hard"), dict(loss="soft_triplet", mining="semi_hard"),
+    dict(loss="soft_triplet", mining="all"), dict(loss="npair"), dict(loss="multi_similarity"),
+    dict(loss="proxy_nca"),
+]
+
+
 @quiet
-@pytest.mark.parametrize(
-    "params",
-    [dict(loss="contrastive"), dict(loss="koch"), dict(loss="triplet", mining="batch_hard"),
-     dict(loss="triplet", mining="semi_hard"), dict(loss="triplet", mining="all")],
-)
+@pytest.mark.parametrize("params", LOSS_PARAMS, ids=lambda p: "-".join(p.values()))
 def test_learned_metric_beats_euclidean_3nn(params):
     """Only 3 of 30 features carry the class: the 3-NN test error drops by >= 0.30."""
     X, y = _synthetic()
     Xtr, ytr, Xte, yte = X[:150], y[:150], X[150:], y[150:]
     knn = KNeighborsClassifier(3)
     base = 1 - knn.fit(Xtr, ytr).score(Xte, yte)
-    est = LinearSiamese_Supervised(max_iter=40, random_state=0, **params).fit(Xtr, ytr)
+    est = LinearSiamese_Supervised(max_iter=40, early_stopping=False, weight_decay=0.0, random_state=0,
+                                   **params).fit(Xtr, ytr)
     learned = 1 - knn.fit(est.transform(Xtr), ytr).score(est.transform(Xte), yte)
     assert base > 0.4
     assert learned <= base - 0.30, (base, learned)
+
+
+@quiet
+def test_defaults_beat_euclidean_on_the_synthetic_problem():
+    """The regularised defaults (weight decay towards the identity) still learn: 0.50 -> <= 0.42."""
+    X, y = _synthetic()
+    Xtr, ytr, Xte, yte = X[:150], y[:150], X[150:], y[150:]
+    knn = KNeighborsClassifier(3)
+    base = 1 - knn.fit(Xtr, ytr).score(Xte, yte)
+    est = LinearSiamese_Supervised(random_state=0).fit(Xtr, ytr)
+    learned = 1 - knn.fit(est.transform(Xtr), ytr).score(est.transform(Xte), yte)
+    assert learned <= base - 0.08, (base, learned)
 
 
 def _pairs_data(n_pairs=200):
@@ -407,7 +542,8 @@ def test_init_array_is_starting_components(cls):
 @quiet
 def test_supervised_options(capsys):
     X, y = _synthetic(120)
-    est = LinearSiamese_Supervised(n_components=2, n_pairs=60, max_iter=3, verbose=1, random_state=0)
+    est = LinearSiamese_Supervised(n_components=2, loss="contrastive", n_pairs=60, max_iter=3, verbose=1,
+                                   early_stopping=False, random_state=0)
     est.fit(X, y)
     out = capsys.readouterr().out
     assert re.search(r"\[LinearSiamese_Supervised\] +3 +[0-9.e+-]+ +[0-9.]+$", out, flags=re.M)
@@ -416,11 +552,12 @@ def test_supervised_options(capsys):
     es.fit(X, y)
     assert es.n_iter_ < 200 and len(es.loss_curve_) == es.n_iter_
     with pytest.raises(ValueError, match="Cannot sample 5000 distinct similar pairs"):
-        LinearSiamese_Supervised(n_pairs=10000).fit(X, y)
+        LinearSiamese_Supervised(loss="contrastive", n_pairs=10000).fit(X, y)
     with pytest.warns(ConvergenceWarning, match="did not converge after 1 iterations"):
         LinearSiamese_Supervised(max_iter=1).fit(X, y)
-    # partial_fit on a batch with a single class: nothing to learn, no error
-    p = LinearSiamese_Supervised(random_state=0).partial_fit(X, y)
+    # partial_fit on a batch with a single class: nothing to learn for the pair and triplet
+    # losses, no error (Proxy-NCA still pulls the samples towards their proxy)
+    p = LinearSiamese_Supervised(loss="triplet", random_state=0).partial_fit(X, y)
     before = p.components_.copy()
     p.partial_fit(X[y == 0], y[y == 0])
     assert np.array_equal(p.components_, before)
@@ -431,3 +568,79 @@ def test_common_check_instance_is_supervised_counterpart():
     twin = est._common_check_instance()
     assert isinstance(twin, LinearSiamese_Supervised)
     assert twin.loss == "koch" and twin.margin == 2.0
+    # parameters left at their defaults take the supervised estimator's own (studied) defaults
+    assert LinearSiamese()._common_check_instance().get_params() == LinearSiamese_Supervised().get_params()
+    L0 = np.eye(2, 3)
+    assert LinearSiamese(init=L0, random_state=3)._common_check_instance().init is L0
+
+
+def test_adam_early_stopping_keeps_the_start_when_validation_never_improves():
+    x0 = np.array([0.3, -0.2])
+    target = np.tile([1.0, 1.0], (20, 1))
+    res = minimize_adam(_quadratic(target), x0, 20, random_state=np.random.RandomState(0),
+                        learning_rate=0.05, max_iter=30, n_iter_no_change=5,
+                        val_fun=lambda x: float(np.sum((x - x0) ** 2)))
+    assert res.converged and np.array_equal(res.x, x0) and res.fun == 0.0
+
+
+@quiet
+def test_weight_decay_pulls_towards_the_initial_map():
+    X, y = _synthetic(150)
+    common = dict(loss="triplet", init="identity", early_stopping=False, max_iter=20, random_state=0)
+    free = LinearSiamese_Supervised(weight_decay=0.0, **common).fit(X, y)
+    held = LinearSiamese_Supervised(weight_decay=1e3, **common).fit(X, y)
+    scale = free._input_scale
+    eye = np.eye(30) / scale
+    assert np.linalg.norm(held.components_ - eye) < 0.1 * np.linalg.norm(free.components_ - eye)
+    assert np.linalg.norm(held.components_ - eye) < 0.05 * np.linalg.norm(eye)
+
+
+@quiet
+def test_proxy_nca_proxies_and_partial_fit_classes():
+    X, y = _synthetic(150)
+    est = LinearSiamese_Supervised(loss="proxy_nca", n_components=4, random_state=0).fit(X, y)
+    assert est.proxies_.shape == (3, 4)
+    # each class's samples are closest to their own proxy in the learned space
+    Z = est.transform(X)
+    nearest = np.argmin(((Z[:, None] - est.proxies_[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(nearest == y) > 0.8
+    stream = LinearSiamese_Supervised(loss="proxy_nca", random_state=0)
+    stream.partial_fit(X[:60], y[:60])
+    stream.partial_fit(X[60:][y[60:] == 2], y[60:][y[60:] == 2])  # one known class: fine
+    with pytest.raises(ValueError, match=re.escape("got labels not in its first batch ([7])")):
+        stream.partial_fit(X[:10], np.r_[y[:9], 7])
+
+
+@quiet
+@pytest.mark.parametrize("loss", ["npair", "multi_similarity", "soft_triplet", "proxy_nca"])
+def test_new_losses_fit_partial_fit_and_are_deterministic(loss):
+    X, y = _synthetic(120)
+    est = LinearSiamese_Supervised(loss=loss, max_iter=5, random_state=0)
+    a = clone(est).fit(X, y).components_
+    assert np.array_equal(a, clone(est).fit(X, y).components_)
+    p = clone(est)
+    for start in range(0, 120, 40):
+        p.partial_fit(X[start : start + 40], y[start : start + 40])
+    assert p.n_iter_ == 3 and np.all(np.isfinite(p.components_))
+
+
+def test_compile_all_runs_every_siamese_kernel():
+    """The default loss runs no kernel: the warm-up variants must reach all of them (fresh process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numba\n"
+        "from shallowml import LinearSiamese_Supervised\n"
+        "from shallowml._kernels import siamese\n"
+        "from shallowml.utils.warmup import warm_up\n"
+        "est = LinearSiamese_Supervised()\n"
+        "for v in [est, *est._warm_up_variants()]:\n"
+        "    warm_up(v)\n"
+        "missing = [name for name, k in vars(siamese).items()\n"
+        "           if isinstance(k, numba.core.registry.CPUDispatcher) and k.__module__ == siamese.__name__\n"
+        "           and not k.signatures]\n"
+        "assert not missing, missing\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]

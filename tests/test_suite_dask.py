@@ -72,7 +72,7 @@ def test_resume_runs_only_the_missing_cells(serial, tmp_path):
     for row in kept:  # mark the kept cells: a resumed run must not recompute them
         row["error"] = "0.5"
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, _cells.FIELDS)
+        writer = csv.DictWriter(fh, _cells.fields())
         writer.writeheader()
         writer.writerows(kept)
     runs, _, _ = _run(cells_path=path, resume=True)
@@ -102,3 +102,29 @@ def test_stopping_rules_apply_to_cells_as_in_a_serial_run():
     failed = [dict(c, status="failed: X") if c["split_index"] == 2 else c for c in cells]
     assert _cells.kept_cells(failed, 4, 10.0) == (failed[:2], "failed: X")
     assert np.isnan(float("nan"))
+
+
+def test_dask_computes_no_split_after_the_one_that_ends_a_column(client, tmp_path):
+    """time_limit 0: every fit is over it, so each column runs split 0 only, as serially."""
+    path = tmp_path / "cells.csv"
+    methods = _methods()[1:3]
+    suite.run(["iris"], methods, seeds=3, max_train=None, time_limit=0.0, few_shot=False,
+              client=client, cells_path=path)
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["method"], r["split_index"]) for r in rows) == sorted((m.name, "0") for m in methods)
+
+
+def test_few_shot_cells_on_dask_equal_serial(client, tmp_path):
+    loaded = list(suite.load_datasets(["digits"], None))
+    methods = _methods()[:3]
+    kw = dict(seeds=2, max_train=300, n_episodes=20)
+    serial_runs, serial_summary = suite.run_few_shot(loaded, methods, **kw)
+    path = tmp_path / "few_shot_cells.csv"
+    runs, summary = suite.run_few_shot(loaded, methods, client=client, cells_path=path, **kw)
+    def scores(rows):  # everything but the fit times
+        return sorted(str({k: v for k, v in r.items() if k != "fit_time"}) for r in rows)
+
+    assert summary == serial_summary and scores(runs) == scores(serial_runs)
+    with path.open(newline="") as fh:  # one task per (method, class split), logged as it finished
+        assert len(list(csv.DictReader(fh))) == len(methods) * 2

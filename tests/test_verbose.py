@@ -89,8 +89,22 @@ def test_progress_phase_and_disabled_table(capsys):
 # parameters that only some modes use default to None and warn when set but unused
 UNUSED = [
     (lambda: NCA(learning_rate=0.1, max_iter=2, random_state=0), "learning_rate=0.1 has no effect without batch_size"),
-    (lambda: LinearSiamese_Supervised(mining="all", max_iter=2, random_state=0),
+    (lambda: LinearSiamese_Supervised(loss="contrastive", mining="all", max_iter=2, random_state=0),
      "mining='all' has no effect with loss='contrastive'"),
+    (lambda: LinearSiamese_Supervised(loss="npair", mining="all", max_iter=2, random_state=0),
+     "mining='all' has no effect with loss='npair'"),
+    (lambda: LinearSiamese_Supervised(loss="npair", margin=0.5, max_iter=2, random_state=0),
+     "margin=0.5 has no effect with loss='npair'"),
+    (lambda: LinearSiamese_Supervised(loss="soft_triplet", margin=0.5, max_iter=2, random_state=0),
+     "margin=0.5 has no effect with loss='soft_triplet'"),
+    (lambda: LinearSiamese_Supervised(loss="proxy_nca", margin=0.5, max_iter=2, random_state=0),
+     "margin=0.5 has no effect with loss='proxy_nca'"),
+    (lambda: LinearSiamese_Supervised(loss="multi_similarity", mining="semi_hard", max_iter=2, random_state=0),
+     "mining='semi_hard' has no effect with loss='multi_similarity'"),
+    (lambda: LinearSiamese_Supervised(loss="proxy_nca", n_pairs=100, max_iter=2, random_state=0),
+     "n_pairs=100 has no effect with loss='proxy_nca'"),
+    (lambda: LinearSiamese_Supervised(loss="koch", samples_per_class=3, max_iter=2, random_state=0),
+     "samples_per_class=3 has no effect with loss='koch'"),
     (lambda: LinearSiamese_Supervised(loss="koch", margin=2.0, max_iter=2, random_state=0),
      "margin=2.0 has no effect with loss='koch'"),
     (lambda: LinearSiamese_Supervised(loss="triplet", n_pairs=100, max_iter=2, random_state=0),
@@ -114,6 +128,12 @@ USED = [
     lambda: LinearSiamese_Supervised(loss="triplet", mining="all", margin=0.5, max_iter=2, random_state=0),
     lambda: LinearSiamese_Supervised(loss="contrastive", margin=2.0, n_pairs=100, max_iter=2, random_state=0),
     lambda: LinearSiamese_Supervised(loss="koch", n_pairs=100, max_iter=2, random_state=0),
+    lambda: LinearSiamese_Supervised(loss="soft_triplet", mining="semi_hard", samples_per_class=2, max_iter=2,
+                                     random_state=0),
+    lambda: LinearSiamese_Supervised(loss="multi_similarity", margin=0.5, samples_per_class=8, max_iter=2,
+                                     random_state=0),
+    lambda: LinearSiamese_Supervised(loss="npair", samples_per_class=2, max_iter=2, random_state=0),
+    lambda: LinearSiamese_Supervised(loss="proxy_nca", samples_per_class=2, max_iter=2, random_state=0),
     lambda: LinearSiamese(loss="contrastive", margin=0.5, max_iter=2, random_state=0),
 ]
 
@@ -129,7 +149,7 @@ def test_used_parameters_do_not_warn_and_change_the_result(make):
     # each parameter set here changes the fit (it is not ignored either)
     defaults = type(est)().get_params()
     params = {k: v for k, v in est.get_params().items()
-              if k in ("learning_rate", "mining", "margin", "n_pairs") and defaults[k] is None
+              if k in ("learning_rate", "mining", "margin", "n_pairs", "samples_per_class") and defaults[k] is None
               and v is not None}
     assert params
     for name in params:  # each one alone changes the fit

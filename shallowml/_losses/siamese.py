@@ -11,7 +11,23 @@ Every loss is a pure function of the flattened parameters returning
 - :func:`triplet_loss_grad`: triplet loss with a margin on squared distances
   (Schroff, Kalenichenko & Philbin, "FaceNet", CVPR 2015) with batch-hard,
   semi-hard or all-triplets mining inside the batch (Hermans, Beyer & Leibe,
-  "In defense of the triplet loss for person re-identification", 2017).
+  "In defense of the triplet loss for person re-identification", 2017);
+  ``margin=None`` gives their soft-margin variant ``softplus(d_ap^2 - d_an^2)``.
+- :func:`npair_loss_grad`: multi-class N-pair loss (Sohn, "Improved deep
+  metric learning with multi-class N-pair loss objective", NeurIPS 2016) on
+  negative squared distances.
+- :func:`multi_similarity_loss_grad`: multi-similarity loss with its pair
+  mining (Wang, Han, Huang, Dong & Scott, "Multi-similarity loss with general
+  pair weighting for deep metric learning", CVPR 2019), similarity = negative
+  squared distance.
+- :func:`proxy_nca_loss_grad`: Proxy-NCA (Movshovitz-Attias, Toshev, Leung,
+  Ioffe & Singh, "No fuss distance metric learning using proxies", ICCV 2017),
+  one learned proxy per class.
+
+The batch losses are functions of the batch's squared distances: a numba
+kernel (:mod:`shallowml._kernels.siamese`) returns the loss and its
+derivatives ``C`` with respect to them, and the gradient with respect to
+``L`` is ``2 L X^T (Deg - C - C^T) X`` (one pass, no per-triplet products).
 """
 
 import numpy as np
@@ -168,7 +184,9 @@ def triplet_loss_grad(L_flat, X, labels, *, n_components, margin=1.0, mining="ba
     """Triplet loss on a batch and its gradient with respect to ``L``.
 
     Each triplet ``(a, p, n)`` costs ``max(0, margin + ||L(x_a - x_p)||^2 -
-    ||L(x_a - x_n)||^2)`` (Schroff et al., 2015); the loss is the mean over
+    ||L(x_a - x_n)||^2)`` (Schroff et al., 2015), or with ``margin=None``
+    the soft margin ``softplus(||L(x_a - x_p)||^2 - ||L(x_a - x_n)||^2)``
+    (Hermans et al., 2017); the loss is the mean over
     the triplets. With ``triplets=None`` the triplets are mined in the batch
     at the current ``L`` (see :func:`mine_triplets`); ``mining='all'`` uses
     every valid triplet of the batch. The returned gradient treats the
@@ -181,7 +199,8 @@ def triplet_loss_grad(L_flat, X, labels, *, n_components, margin=1.0, mining="ba
     X : ndarray of shape (n_samples, n_features)
     labels : ndarray of shape (n_samples,)
     n_components : int
-    margin : float, default=1.0
+    margin : float or None, default=1.0
+        None: soft margin.
     mining : {'batch_hard', 'semi_hard', 'all'}, default='batch_hard'
     triplets : ndarray of int, shape (n_triplets, 3), default=None
         Fixed selection; overrides ``mining``.
@@ -200,7 +219,12 @@ def triplet_loss_grad(L_flat, X, labels, *, n_components, margin=1.0, mining="ba
         from .._kernels.siamese import all_triplets_coefficients
 
         codes = np.unique(labels, return_inverse=True)[1].astype(np.int64).ravel()
-        C, total, count = all_triplets_coefficients(_sq_distances(Z), codes, float(margin))
+        if margin is None:
+            from .._kernels.siamese import all_triplets_soft_coefficients
+
+            C, total, count = all_triplets_soft_coefficients(_sq_distances(Z), codes)
+        else:
+            C, total, count = all_triplets_coefficients(_sq_distances(Z), codes, float(margin))
         if count == 0:
             return 0.0, np.zeros_like(L_flat)
         return float(total / count), _laplacian_grad(L, X, C, 2.0 / count).ravel()
@@ -213,8 +237,142 @@ def triplet_loss_grad(L_flat, X, labels, *, n_components, margin=1.0, mining="ba
     a, p, q = triplets.T
     d_ap = np.sum((Z[a] - Z[p]) ** 2, axis=1)
     d_an = np.sum((Z[a] - Z[q]) ** 2, axis=1)
-    h = margin + d_ap - d_an
-    active = (h > 0).astype(np.float64)
+    if margin is None:
+        v = d_ap - d_an
+        total = float(np.sum(np.logaddexp(0.0, v)))
+        active = expit(v)
+    else:
+        h = margin + d_ap - d_an
+        active = (h > 0).astype(np.float64)
+        total = float(np.sum(h * active))
     C = (np.bincount(a * n + p, weights=active, minlength=n * n)
          - np.bincount(a * n + q, weights=active, minlength=n * n)).reshape(n, n)
-    return float(np.sum(h * active) / m), _laplacian_grad(L, X, C, 2.0 / m).ravel()
+    return total / m, _laplacian_grad(L, X, C, 2.0 / m).ravel()
+
+
+def _codes(labels):
+    return np.unique(np.asarray(labels), return_inverse=True)[1].astype(np.int64).ravel()
+
+
+def _from_coefficients(L_flat, X, n_components, C, total, count):
+    """``(total / count, gradient)`` from the derivatives ``C`` of the summed loss w.r.t. ``sq``."""
+    if count == 0:
+        return 0.0, np.zeros_like(L_flat)
+    L = _split_L(L_flat, n_components, X.shape[1])
+    return float(total / count), _laplacian_grad(L, X, C, 2.0 / count).ravel()
+
+
+def npair_loss_grad(L_flat, X, labels, *, n_components):
+    """Multi-class N-pair loss of a batch (Sohn, 2016) and its gradient.
+
+    Sohn's loss is a softmax cross-entropy that picks an anchor's positive
+    among the negatives of the batch, ``log(1 + sum_n exp(s_an - s_ap))``.
+    Here the similarity is the negative squared learned distance, ``s =
+    -||L x - L x'||^2`` (a metric, unlike the inner product of the paper,
+    which also needs its embedding-norm penalty), and every positive pair
+    ``(a, p)`` of the batch is a term, against every negative of ``a``:
+    ``log(1 + sum_n exp(d_ap^2 - d_an^2))``. The loss is the mean of the
+    terms; there is no margin.
+
+    Parameters
+    ----------
+    L_flat : ndarray of shape (n_components * n_features,)
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,)
+    n_components : int
+
+    Returns
+    -------
+    loss : float
+        0 when the batch holds no anchor with a positive and a negative.
+    grad : ndarray of shape (n_components * n_features,)
+    """
+    from .._kernels.siamese import npair_coefficients
+
+    L = _split_L(L_flat, n_components, X.shape[1])
+    C, total, count = npair_coefficients(_sq_distances(X @ L.T), _codes(labels))
+    return _from_coefficients(L_flat, X, n_components, C, total, count)
+
+
+def multi_similarity_loss_grad(L_flat, X, labels, *, n_components, margin=1.0, alpha=2.0, beta=50.0,
+                               epsilon=0.1):
+    """Multi-similarity loss of a batch (Wang et al., 2019) and its gradient.
+
+    With the similarity ``s = -d^2`` (negative squared learned distance) and
+    the threshold ``lambda = margin`` on ``d^2``, each anchor ``a`` costs
+    ``log(1 + sum_p exp(alpha (d_ap^2 - margin))) / alpha + log(1 + sum_n
+    exp(beta (margin - d_an^2))) / beta`` over the pairs its mining keeps: a
+    negative when ``d_an^2 < max_p d_ap^2 + epsilon``, a positive when
+    ``d_ap^2 > min_n d_an^2 - epsilon``. The loss is the mean over the
+    anchors having both a positive and a negative. ``alpha``, ``beta`` and
+    ``epsilon`` are the paper's values (there on cosine similarities; here
+    the rescaled data have mean squared distance 1, the same order).
+    The returned gradient treats the mined pairs as fixed.
+
+    Parameters
+    ----------
+    L_flat : ndarray of shape (n_components * n_features,)
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,)
+    n_components : int
+    margin, alpha, beta, epsilon : float
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray of shape (n_components * n_features,)
+    """
+    from .._kernels.siamese import multi_similarity_coefficients
+
+    L = _split_L(L_flat, n_components, X.shape[1])
+    C, total, count = multi_similarity_coefficients(
+        _sq_distances(X @ L.T), _codes(labels), float(alpha), float(beta), float(margin), float(epsilon)
+    )
+    return _from_coefficients(L_flat, X, n_components, C, total, count)
+
+
+def proxy_nca_loss_grad(params, X, codes, *, n_components, n_classes):
+    """Proxy-NCA loss (Movshovitz-Attias et al., 2017) and its gradient.
+
+    ``params`` holds ``L`` (flattened) and one proxy per class in the
+    embedding space, ``P`` of shape ``(n_classes, n_components)``. Each
+    sample costs ``-log softmax_y(-||L x - p_c||^2)``: the cross-entropy of
+    its class against every proxy. Unlike the paper, the denominator includes
+    the sample's own proxy (as in Proxy-NCA++, Teh et al., 2020): embeddings
+    and proxies are not normalised here, and the paper's form is unbounded
+    below for a linear map. The loss is the mean over the samples.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_components * n_features + n_classes * n_components,)
+    X : ndarray of shape (n_samples, n_features)
+    codes : ndarray of int, shape (n_samples,)
+        Class indices in ``[0, n_classes)`` (the proxies' rows).
+    n_components, n_classes : int
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray, same shape as ``params``
+    """
+    n, d = X.shape
+    k = n_components
+    L = _split_L(params, k, d)
+    P = params[k * d :].reshape(n_classes, k)
+    if n == 0:
+        return 0.0, np.zeros_like(params)
+    Z = X @ L.T
+    diff = Z[:, None, :] - P[None, :, :]  # (n, classes, k)
+    D2 = np.einsum("ick,ick->ic", diff, diff)
+    logits = -D2
+    mx = logits.max(axis=1, keepdims=True)
+    lse = mx[:, 0] + np.log(np.exp(logits - mx).sum(axis=1))
+    codes = np.asarray(codes, dtype=np.int64)
+    rows = np.arange(n)
+    loss = float(np.sum(lse - logits[rows, codes]) / n)
+    W = np.exp(logits - lse[:, None])  # softmax
+    W[rows, codes] -= 1.0  # d loss / d logits
+    G = -W / n  # d loss / d D2
+    GZ = 2.0 * np.einsum("ic,ick->ik", G, diff)
+    GP = -2.0 * np.einsum("ic,ick->ck", G, diff)
+    return loss, np.concatenate(((GZ.T @ X).ravel(), GP.ravel()))

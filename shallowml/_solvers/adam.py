@@ -45,13 +45,15 @@ def _diverged(learning_rate, epoch, what):
 def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100,
                   learning_rate=1e-2, beta1=0.9, beta2=0.999, epsilon=1e-8, tol=1e-4,
                   n_iter_no_change=10, val_fun=None, state=None, divergence_factor=1e6,
-                  verbose=0, name="Adam", callback=None):
+                  verbose=0, name="Adam", callback=None, batches=None):
     """Minimise an average loss over ``n_items`` with mini-batch Adam.
 
     Each epoch visits the items in a fresh random order, in batches of
     ``batch_size``. After every epoch the monitored loss is the validation
     loss ``val_fun(x)`` when given (early stopping; the best parameters are
-    returned), else the mean training loss of the epoch. The run converges
+    returned, the starting point ``x0`` included: a run that never improves
+    the validation loss returns ``x0``), else the mean training loss of the
+    epoch. The run converges
     when the monitored loss has not decreased by at least ``tol`` for
     ``n_iter_no_change`` consecutive epochs.
 
@@ -90,6 +92,10 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
     callback : callable, default=None
         Called as ``callback(x, epoch)`` after each epoch; returning True
         stops the run (``stopped=True``, the parameters so far are kept).
+    batches : callable, default=None
+        ``batches(random_state) -> list of int arrays``: the mini-batches of
+        one epoch (e.g. :func:`shallowml.constraints.class_balanced_batches`);
+        default: a random permutation of the items cut into ``batch_size``.
 
     Returns
     -------
@@ -119,12 +125,21 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
         columns.append(("Validation Loss", 20, ".6e"))
     table = ProgressTable(name, columns, enabled=verbose)
     table.start()
+    if val_fun is not None:
+        best = float(val_fun(x))
+        if not np.isfinite(best):
+            best = np.inf
     epoch = 0
     for epoch in range(1, max_iter + 1):
-        order = rng.permutation(n_items)
+        if batches is None:
+            order = rng.permutation(n_items)
+            epoch_batches = [order[start : start + batch_size] for start in range(0, n_items, batch_size)]
+        else:
+            epoch_batches = batches(rng)
         total = 0.0
-        for start in range(0, n_items, batch_size):
-            idx = order[start : start + batch_size]
+        seen = 0
+        for idx in epoch_batches:
+            seen += idx.size
             loss, grad = fun(x, idx)
             if not np.isfinite(loss) or not np.all(np.isfinite(grad)):
                 raise _diverged(learning_rate, epoch, "the loss or its gradient is NaN or infinite")
@@ -145,7 +160,7 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
             x -= learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
             if not np.all(np.isfinite(x)):
                 raise _diverged(learning_rate, epoch, "the parameters became NaN or infinite")
-        train_loss = total / n_items
+        train_loss = total / max(seen, 1)
         monitored = train_loss
         val_loss = None
         if val_fun is not None:

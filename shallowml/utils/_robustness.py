@@ -195,6 +195,8 @@ _REGRESSION_EXPECT = {
 def _cases_for(kind):
     if kind == "pairs":
         return _pairs_cases()
+    if kind in ("triplets", "quadruplets"):
+        return _tuple_cases(kind)
     if kind == "regression":
         return {**_samples_cases(), **_regression_cases()}
     return _samples_cases()
@@ -249,6 +251,71 @@ def _pairs_cases():
     return cases
 
 
+
+# --------------------------------------------------------- triplet and quadruplet cases
+def _base_tuples(kind):
+    """Triplets ``(a, p, n)`` (p of a's class, n of another) or quadruplets ``(a, b, c, d)``
+    (a, b of one class, c, d of two classes) drawn from the base data."""
+    X, y = _base_data()
+    rng = np.random.RandomState(2)
+    n = X.shape[0]
+    a = np.repeat(np.arange(n), 2)
+    same = np.array([rng.choice(np.flatnonzero((y == y[i]) & (np.arange(n) != i))) for i in a])
+    other = np.array([rng.choice(np.flatnonzero(y != y[i])) for i in a])
+    if kind == "triplets":
+        return np.stack([X[a], X[same], X[other]], axis=1)
+    c = rng.permutation(a)
+    return np.stack([X[a], X[same], X[c], X[np.array([rng.choice(np.flatnonzero(y != y[i])) for i in c])]],
+                    axis=1)
+
+
+def _tuple_cases(kind):
+    """Cases for learners on triplets or quadruplets (``fit(tuples)``, no labels)."""
+    T = _base_tuples(kind)
+    size = T.shape[1]
+    cases = {}
+
+    def add(name, Tc, expect, params=None, y=None):
+        cases[name] = (Tc, y, params or {}, expect)
+
+    shape_msg = rf"3-D array of shape \(n_{kind}, {size}, n_features\)"
+    Tn = T.copy()
+    Tn[2, 1, 0] = np.nan
+    add(f"nan_{kind}", Tn, raises("contains NaN"))
+    Ti = T.copy()
+    Ti[2, 1, 0] = np.inf
+    add(f"inf_{kind}", Ti, raises("contains infinity"))
+    add(f"empty_{kind}", T[:0], raises(r"0 sample\(s\)"))
+    add(f"{kind}_2d", T[:, 0, :], raises(shape_msg))
+    add(f"{kind}_1d", T[:, 0, 0], raises(shape_msg))
+    add(f"{kind}_wrong_length", np.concatenate([T, T[:, :1]], axis=1), raises(shape_msg))
+    add(f"{kind}_4d", T[:, :, :, None], raises(shape_msg))
+    add(f"{kind}_0_features", T[:, :, :0], raises("0 feature"))
+    add("labels_given", T, raises("y must be None"), y=np.ones(T.shape[0]))
+    Tz = T.copy()
+    Tz[:5, 1] = Tz[:5, 0]
+    add("some_identical_points", Tz, FINITE)
+    add("duplicate_tuples", np.concatenate([T, T]), FINITE)
+    Tc = T.copy()
+    Tc[:, :, 2] = 5.0
+    add("constant_feature", Tc, FINITE)
+    add("identical_points", np.ones_like(T), raises(_NO_SPREAD))
+    add("single_tuple", T[:1], FINITE)
+    add("huge_scale_1e150", T * 1e150, FINITE)
+    add("huge_scale_1e300", T * 1e300, FINITE)
+    add("tiny_scale_1e-150", T * 1e-150, FINITE)
+    add("subnormal", T * 1e-310, raises("X is too small"))
+    add("float32", T.astype(np.float32), FINITE)
+    add("int", np.round(2 * T).astype(np.int64), FINITE)
+    Tr = T.copy()
+    Tr.flags.writeable = False
+    add(f"readonly_{kind}", Tr, FINITE)
+    add(f"list_{kind}", T.tolist(), FINITE)
+    add(f"complex_{kind}", T.astype(np.complex128), raises("Complex data not supported"))
+    add("one_feature", T[:, :, :1], FINITE)
+    return cases
+
+
 # Documented deviations from the defaults above, per (estimator, case).
 # Covariance ignores y (so label problems do not concern it); RCA treats each
 # label as one chunklet, so a single chunk is valid input (and RCA_Supervised
@@ -272,11 +339,21 @@ OVERRIDES = {
     ("NCA", "all_singletons"): FINITE,
     ("LinearSiamese", "only_similar_pairs"): raises("both similar"),
     ("ITML", "huge_scale_1e300"): raises("overflow; rescale the data"),
+    # SCML's hinge has a unit margin in squared units of X and its solver works in those
+    # units: data whose weighted squared distances could overflow are refused (and
+    # 'triplet_diffs' bases need at least n_features triplets)
+    ("SCML", "huge_scale_1e150"): raises("X is too large"),
+    ("SCML", "huge_scale_1e300"): raises("X is too large"),
+    ("SCML", "single_tuple"): raises("at least as many triplets as features"),
+    ("SCML_Supervised", "huge_scale_1e150"): raises("X is too large"),
+    ("SCML_Supervised", "huge_scale_1e200"): raises("X is too large"),
+    ("SCML_Supervised", "huge_scale_1e300"): raises("X is too large"),
+    ("SCML_Supervised", "mixed_sign_extremes"): raises("X is too large"),
 }
 
 
 def case_names(kind):
-    """Names of the cases for an input kind ('pairs', 'classes', 'regression', 'unsupervised')."""
+    """Names of the cases for an input kind: 'pairs', 'triplets', 'quadruplets', 'classes', 'regression', ...."""
     return list(_cases_for(kind))
 
 
@@ -342,12 +419,15 @@ def run_case(name, cls, case):
         try:
             if kind == "pairs":
                 out = est.pair_distance(np.asarray(data, dtype=np.float64))
+            elif kind in ("triplets", "quadruplets"):
+                out = est.decision_function(np.asarray(data, dtype=np.float64))
             else:
                 out = est.transform(data)
         except Exception as exc:  # noqa: BLE001
             return Outcome(name, case, expect, False, f"after fit: {type(exc).__name__}: {exc}", seconds, conv)
     if not np.all(np.isfinite(out)):
-        what = "pair_distance" if kind == "pairs" else "transform"
+        what = {"pairs": "pair_distance", "triplets": "decision_function",
+                "quadruplets": "decision_function"}.get(kind, "transform")
         return Outcome(name, case, expect, False, f"{what} of the training data is not finite", seconds, conv)
     return Outcome(name, case, expect, True, f"finite, components_ {L.shape}", seconds, conv)
 

@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_array
 
 from .._solvers.eigen import fisher_directions
 from .linalg import principal_subspace
+from .validation import column_means
 
 INIT_OPTIONS = ("auto", "pca", "lda", "identity", "random")
 
@@ -93,7 +94,8 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
             )
         # Fisher directions within the principal subspace of X: a feature constant in
         # the training data (a border pixel) or an exact duplicate would make the
-        # within-class scatter singular, and its weight arbitrary
+        # within-class scatter singular, and its weight arbitrary. Rows beyond the rank
+        # of the centred data stay zero (no direction without variance gets a weight).
         mean, basis, _ = principal_subspace(X)
         r = min(n_components, basis.shape[1])
         L0 = np.zeros((n_components, n_features))
@@ -102,7 +104,8 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
             _, V = fisher_directions(S_b, S_w, r)
             L0[:r] = (basis @ V).T
         # rescale to unit-variance output so the starting metric has a sensible scale
-        scale = np.sqrt(np.mean((X - mean) @ L0.T * ((X - mean) @ L0.T), axis=0))
+        Z = (X - column_means(X)) @ L0.T
+        scale = np.sqrt(np.mean(Z * Z, axis=0))
         return L0 / np.where(scale > 0, scale, 1.0)[:, None]
     raise ValueError(f"init must be one of {INIT_OPTIONS} or an array, got {init!r}.")
 
@@ -110,6 +113,9 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
 def class_scatters(X, y_codes):
     """Within-class and between-class scatter matrices (divided by ``n``)."""
     n, d = X.shape
+    # centred with exact means on constant features, so both scatters are exactly
+    # zero there (class means of a constant column could otherwise differ by round-off)
+    X = X - column_means(X)
     mean = X.mean(axis=0)
     S_w = np.zeros((d, d))
     S_b = np.zeros((d, d))
@@ -117,7 +123,7 @@ def class_scatters(X, y_codes):
         Xc = X[y_codes == c]
         if Xc.shape[0] == 0:
             continue
-        mc = Xc.mean(axis=0)
+        mc = column_means(Xc)
         D = Xc - mc
         S_w += D.T @ D
         S_b += Xc.shape[0] * np.outer(mc - mean, mc - mean)

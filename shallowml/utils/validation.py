@@ -159,6 +159,30 @@ def encode_chunk_labels(y):
     return y_codes, (counts[y_codes] >= 2) & ~unchunked
 
 
+def column_means(X):
+    """Column means of X, exact on constant columns (``X - mean`` is then exactly 0 there).
+
+    A float mean of identical values can be off by round-off (the mean of ten
+    copies of 0.001 is not 0.001); centring with it would leave a constant
+    non-zero column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.utils.validation import column_means
+    >>> X = np.full((10, 1), 0.001)
+    >>> bool(np.all(X - column_means(X) == 0.0))
+    True
+    """
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+    if X.shape[0]:
+        constant = np.all(X == X[0], axis=0)
+        mean[constant] = X[0, constant]
+    return mean
+
+
 def data_spread(X):
     """Column means and the spread ``m = max |X - mean|`` of a training set, checked.
 
@@ -185,16 +209,16 @@ def data_spread(X):
     1.0
     """
     X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] == 0 or np.all(X == X[0]):
+        raise ValueError("X has zero variance in every feature (all samples identical); no metric can be learned.")
     with np.errstate(over="ignore", invalid="ignore"):
-        mean = X.mean(axis=0)
+        mean = column_means(X)
         m = float(np.abs(X - mean).max(initial=0.0))
     if not np.isfinite(m):
         raise ValueError(
             "X is too large: centring it overflows float64 (values near 1e308); "
             "rescale X, e.g. with StandardScaler."
         )
-    if m == 0.0:
-        raise ValueError("X has zero variance in every feature (all samples identical); no metric can be learned.")
     tiny = np.finfo(np.float64).tiny
     if m < tiny:
         raise ValueError(
