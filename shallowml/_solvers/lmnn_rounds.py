@@ -4,7 +4,13 @@ Each round searches all pairs ``(i, l)`` of different classes within 1.5
 times the squared margin radius ``max_j d_ij + 1`` (blocked numba search),
 then L-BFGS minimises the objective with the push sum over that list. After
 each round the exact impostor set at the new ``L`` is computed; the solver
-stops when it is contained in the list used and L-BFGS converged. The first
+stops when it is contained in the list used and L-BFGS converged. When it is
+not, a trust-region test compares the decrease of the true objective with the
+decrease the list showed: below half, later searches go 4 times wider; below a
+quarter, the round is also undone (at low rank, turning the projection brings
+far samples close, and L-BFGS would otherwise minimise an objective blind to
+them). A list holding a quarter of all pairs of different classes takes them
+all. Within a stage the true objective thus never increases from round to round. The first
 stages minimise a Huber smoothing of the hinge (widths 0.1, then 0.01), the
 last the exact objective, each warm-started from the previous one. The
 objective and its gradient are :func:`shallowml._losses.lmnn.lmnn_evaluate`;
@@ -29,6 +35,18 @@ __all__ = ["lmnn_active_set"]
 # Candidate impostors are searched within this factor times the squared margin
 # radius, so that the list stays complete while L moves during one round.
 _CANDIDATE_SLACK = 1.5
+# A trust-region test on each round whose list turns out incomplete: the list's
+# objective fell by `predicted`, the true one (exact impostor set) by `actual`. When
+# actual < _WIDEN_RATIO * predicted the list was too narrow for the step L-BFGS took
+# (L moved so far that samples outside it became impostors, typical at low rank where
+# turning the projection brings far samples close) and the slack is multiplied by
+# _SLACK_GROWTH; below _UNDO_RATIO the round is also undone.
+_WIDEN_RATIO = 0.5
+_UNDO_RATIO = 0.25
+_SLACK_GROWTH = 4.0
+# When the candidates are this fraction of all pairs of different classes, the list
+# takes them all: it costs at most 1 / fraction times more and is never stale.
+_ALL_PAIRS_FRACTION = 0.25
 _MAX_ROUNDS = 50
 # L-BFGS iterations of the first round; each further round may take twice as many
 _FIRST_ROUND_ITER = 10
@@ -93,6 +111,8 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     n_components = L.shape[0]
     mu = float(push_weight)
     budget = int(max_impostors)
+    # number of ordered pairs of samples of different classes
+    n_other = n * n - int(np.sum(np.bincount(y_codes).astype(np.int64) ** 2))
     state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
              "trace": [], "stalled": False, "stopped": False}
     history = []
@@ -100,12 +120,17 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     table = ProgressTable(name, [("Iteration", 10, "d"), ("Objective Value", 20, ".6e"),
                                  ("Active Triplets", 16, "d"), ("Step", 12, ".3e")], enabled=verbose)
 
-    def search(L):
+    def search(L, slack):
         Z = X @ L.T
         radius = margin_radius(Z, targets)
         indptr, indices, dists, truncated = find_impostors(
-            Z, y_codes, _CANDIDATE_SLACK * radius, max_pairs=budget
+            Z, y_codes, slack * radius, max_pairs=budget
         )
+        if not truncated and indices.size >= _ALL_PAIRS_FRACTION * n_other and n_other <= budget:
+            # every pair of different classes (rows without target neighbours have no
+            # triplets and stay empty); finfo.max, not inf, as the kernels' sentinel
+            everything = np.where(radius > 0, np.finfo(np.float64).max, 0.0)
+            indptr, indices, dists, truncated = find_impostors(Z, y_codes, everything, max_pairs=budget)
         return radius, indptr, indices, dists, truncated
 
     def make_fun(indptr, indices, smoothing):
@@ -135,8 +160,9 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
                 raise StopIteration
 
     x = L.ravel().copy()
+    slack = _CANDIDATE_SLACK
     with table.phase("Finding impostors"):
-        radius, indptr, indices, dists, truncated = search(L)
+        radius, indptr, indices, dists, truncated = search(L, slack)
     table.start()
     warned = False
     converged = False
@@ -155,6 +181,7 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         # short rounds first (L moves most at the start), longer ones later
         round_iter = min(max_iter - state["iter"], _FIRST_ROUND_ITER * 2**rnd)
         state["trace"], state["stalled"] = [], False
+        x_start = x
         res = minimize_lbfgs(
             make_fun(indptr, indices, _SMOOTHING[stage]), x, max_iter=round_iter, tol=tol,
             callback=on_iter,
@@ -164,11 +191,29 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         if state["stopped"]:
             message = STOPPED_BY_CALLBACK
             break
-        used_ptr, used_idx = indptr, indices
+        used_ptr, used_idx, used_truncated = indptr, indices, truncated
         with table.phase(f"Round {rnd + 1} done; finding impostors"):
-            radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1))
+            radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1), slack)
         ex_ptr, ex_idx = _exact_subset(radius, indptr, indices, dists)
         complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
+        if not (complete or truncated or used_truncated) and res.history:
+            # The list was searched at the round's start, so the first evaluation is the
+            # true (stage) objective there; at the end the exact impostor set gives it.
+            start = res.history[0] * n
+            end = lmnn_evaluate(x, X, targets, ex_ptr, ex_idx, mu, n_components, _SMOOTHING[stage])[0]
+            predicted, actual = start - res.fun * n, start - end
+            if actual < _WIDEN_RATIO * predicted:
+                slack *= _SLACK_GROWTH
+            if actual < _UNDO_RATIO * predicted:
+                x = x_start
+                with table.phase(f"Round {rnd + 1} undone (objective {start:.6e} -> {end:.6e}, "
+                                 f"the list predicted {start - predicted:.6e}); "
+                                 f"finding impostors within {slack:g} x the margin radius"):
+                    radius, indptr, indices, dists, truncated = search(x.reshape(n_components, -1), slack)
+                if state["iter"] >= max_iter:
+                    message = "maximum number of iterations reached"
+                    break
+                continue
         # a round ends early on the tolerance rule, on L-BFGS's own tolerances, or on a
         # failed line search; the smoothed stages move on either way, the exact stage
         # converges only on a tolerance
