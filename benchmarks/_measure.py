@@ -19,6 +19,7 @@ Every benchmark measures both libraries the same way through these helpers:
 """
 
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -47,8 +48,18 @@ def knn_error(L, X_train, y_train, X_test, y_test, k=3):
 
 
 def _env(extra=None):
-    """This process's environment with ``extra`` applied (a value of None removes the variable)."""
+    """This process's environment with ``extra`` applied (a value of None removes the variable).
+
+    The children run in a temporary directory, so ``PYTHONPATH`` is made
+    absolute and starts with the folder of the ``shallowml`` this process
+    imports: a child measures the same code as its parent (a relative
+    ``PYTHONPATH=.`` from a git worktree would otherwise import another copy).
+    """
     env = dict(os.environ)
+    spec = importlib.util.find_spec("shallowml")
+    paths = [str(Path(spec.origin).resolve().parent.parent)] if spec and spec.origin else []
+    paths += [str(Path(p).resolve()) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     for key, value in (extra or {}).items():
         if value is None:
             env.pop(key, None)
