@@ -11,12 +11,15 @@ Every benchmark measures both libraries the same way through these helpers:
 - :func:`machine_state` records date, load average, cores, versions and the
   numba threading setup, saved beside every result (the machine is shared:
   never compare figures from different runs);
+- :func:`gemm_rate` measures the machine's float64 matrix-product rate, the
+  yardstick of the "GEMM floor" columns;
 - :func:`CpuHogs` starts CPU-bound processes to measure a busy machine;
 - :func:`publish` / :func:`write_results` print the table and write the raw
   JSON next to the page that quotes it.
 """
 
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -45,8 +48,18 @@ def knn_error(L, X_train, y_train, X_test, y_test, k=3):
 
 
 def _env(extra=None):
-    """This process's environment with ``extra`` applied (a value of None removes the variable)."""
+    """This process's environment with ``extra`` applied (a value of None removes the variable).
+
+    The children run in a temporary directory, so ``PYTHONPATH`` is made
+    absolute and starts with the folder of the ``shallowml`` this process
+    imports: a child measures the same code as its parent (a relative
+    ``PYTHONPATH=.`` from a git worktree would otherwise import another copy).
+    """
     env = dict(os.environ)
+    spec = importlib.util.find_spec("shallowml")
+    paths = [str(Path(spec.origin).resolve().parent.parent)] if spec and spec.origin else []
+    paths += [str(Path(p).resolve()) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     for key, value in (extra or {}).items():
         if value is None:
             env.pop(key, None)
@@ -122,6 +135,23 @@ def machine_state():
         "env": {k: v for k, v in os.environ.items()
                 if k.startswith(("OMP_", "NUMBA_", "OPENBLAS_", "MKL_"))},
     }
+
+
+def gemm_rate(size=2000, repeats=3, threads=None):
+    """Best float64 GEMM rate (flop/s) of a ``size`` x ``size`` product, BLAS at ``threads`` (None: its default)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.RandomState(0)
+    A, B = rng.rand(size, size), rng.rand(size, size)
+    C = np.empty((size, size))
+    best = np.inf
+    with threadpool_limits(limits=threads, user_api="blas"):
+        np.dot(A, B, out=C)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.dot(A, B, out=C)
+            best = min(best, time.perf_counter() - t0)
+    return 2.0 * size**3 / best
 
 
 @contextmanager

@@ -8,8 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._losses.mlkr import mlkr_loss_grad
-from ._losses.nca import default_block_rows
+from ._losses.mlkr import default_block_rows, mlkr_loss_grad
 from ._solvers.lbfgs import minimize_lbfgs
 from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin

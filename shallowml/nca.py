@@ -18,6 +18,7 @@ from .base import MahalanobisMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components, resolve_init, resolve_n_components
+from .utils.threads import single_threaded_blas
 from .utils.validation import column_means, encode_class_labels, warn_unused_parameters
 
 
@@ -25,6 +26,9 @@ def _downscale_exponent(X):
     """``e`` with ``max |X| / 2**e`` in [0.5, 1) when ``max |X| > 2**64``, else 0."""
     top = float(np.abs(X).max(initial=0.0))
     return math.frexp(top)[1] if top > 2.0**64 else 0
+
+# candidate neighbours per step of the stochastic mode when n_candidates is None
+_DEFAULT_CANDIDATES = 1024
 
 
 class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
@@ -89,17 +93,32 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         Seeds 'random' and 'pca' initialisations and the mini-batch order.
     batch_size : int, default=None
         None runs full-batch L-BFGS on the exact objective. An int runs the
-        stochastic mode: mini-batch Adam where each step uses ``batch_size``
-        random anchor samples ``i`` and the exact softmax of each anchor over
-        all ``n_samples`` points, i.e. the gradient of ``-(1/b) sum_{i in
-        batch} p_i``, an unbiased estimate of the full gradient divided by
-        ``n``. Each step costs ``O(batch_size * n_samples * n_components)``,
-        so many cheap steps replace few expensive ones for large ``n``.
+        stochastic mode: mini-batch Adam where each step draws
+        ``batch_size`` anchor samples ``i`` (an epoch visits every sample
+        once as an anchor) and ``n_candidates`` candidate neighbours ``j``
+        at random, and follows the gradient of the sampled objective
+        ``-(1/b) sum_{i in batch} p_i^C`` where ``p_i^C`` is ``p_i``
+        computed with the softmax of anchor ``i`` over the candidates ``C``
+        only (minus ``i`` itself). A step costs
+        ``O(batch_size * n_candidates * n_components)``, independent of
+        ``n_samples``.
     learning_rate : float, default=None
         Adam step size of the stochastic mode (``batch_size`` set), in the
         units of ``components_`` (standardise the features first); None
         means 0.01. Full-batch L-BFGS has no step size: a value given without
         ``batch_size`` is ignored with a ``UserWarning``.
+    n_candidates : int, default=None
+        Candidate neighbours per step in the stochastic mode, drawn
+        uniformly without replacement from all samples, afresh at every
+        step; None means ``min(n_samples, 1024)``. With ``n_candidates >=
+        n_samples`` each anchor's softmax runs over all samples: the step's
+        gradient is then an unbiased estimate of the full gradient divided
+        by ``n_samples``. With fewer, ``p_i^C`` is a ratio of two sums over
+        a sample, so the estimate is biased (by ``O(1 / n_candidates)``,
+        vanishing as ``n_candidates`` grows): it is the exact gradient of
+        NCA on a random subsample of candidate neighbours, whose softmax is
+        less sharp than over all ``n_samples`` points. Ignored with a
+        ``UserWarning`` in full-batch mode (``batch_size=None``).
 
     Attributes
     ----------
@@ -127,6 +146,10 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
        "Neighbourhood Components Analysis", NIPS 17, 513-520, 2004.
     .. [2] D. P. Kingma, J. Ba, "Adam: a method for stochastic optimization",
        ICLR 2015 (stochastic mode).
+    .. [3] Y. Bengio, J.-S. Senecal, "Adaptive importance sampling to
+       accelerate training of a neural probabilistic language model", IEEE
+       Trans. Neural Networks 19(4), 713-722, 2008 (a softmax over a sample
+       of its terms, and the bias of that ratio estimate).
 
     Examples
     --------
@@ -154,6 +177,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         "random_state": ["random_state"],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "n_candidates": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -169,6 +193,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         random_state=None,
         batch_size=None,
         learning_rate=None,
+        n_candidates=None,
     ):
         self.n_components = n_components
         self.init = init
@@ -180,6 +205,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         self.random_state = random_state
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.n_candidates = n_candidates
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -230,11 +256,18 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         X, L0 = np.ldexp(X, -e), np.ldexp(L0, e)
         X = X - column_means(X)
         if self.batch_size is None:
-            warn_unused_parameters(self, {"learning_rate": "without batch_size (full-batch L-BFGS has "
-                                                           "no step size; set batch_size for Adam)"})
-            result = self._fit_lbfgs(X, y_codes, L0, e)
-        else:
-            result = self._fit_minibatch(X, y_codes, L0, e)
+            warn_unused_parameters(self, {
+                "learning_rate": "without batch_size (full-batch L-BFGS has no step size; set batch_size for Adam)",
+                "n_candidates": "without batch_size (full-batch L-BFGS uses the exact softmax over all "
+                                "samples; set batch_size for the stochastic mode)",
+            })
+        # one BLAS thread: the block products run between the parallel numba kernels, and
+        # idle OpenBLAS threads spinning beside them slow the kernels down (utils.threads)
+        with single_threaded_blas():
+            if self.batch_size is None:
+                result = self._fit_lbfgs(X, y_codes, L0, e)
+            else:
+                result = self._fit_minibatch(X, y_codes, L0, e)
         self.objective_ = -result.fun
         self.components_ = np.ldexp(result.x.reshape(-1, n_features), -e)
         self.n_iter_ = result.n_iter
@@ -328,13 +361,18 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     def _fit_minibatch(self, X, y_codes, L0, e):
         n = X.shape[0]
         batch_size = min(int(self.batch_size), n)
+        n_candidates = min(n, _DEFAULT_CANDIDATES if self.n_candidates is None else int(self.n_candidates))
+        rng = self.random_state_
 
         def fun(x, idx):
             idx = np.sort(idx)
-            return nca_loss_grad(x, X, y_codes, anchors=idx, scale=1.0 / idx.size)
+            if n_candidates >= n:  # exact softmax over all samples
+                return nca_loss_grad(x, X, y_codes, anchors=idx, scale=1.0 / idx.size)
+            candidates = rng.choice(n, size=n_candidates, replace=False)
+            return nca_loss_grad(x, X, y_codes, anchors=idx, candidates=candidates, scale=1.0 / idx.size)
 
         result = minimize_adam(
-            fun, np.ravel(L0), n, random_state=self.random_state_, batch_size=batch_size,
+            fun, np.ravel(L0), n, random_state=rng, batch_size=batch_size,
             max_iter=self.max_iter, tol=self.tol,
             learning_rate=0.01 if self.learning_rate is None else self.learning_rate,
             verbose=self.verbose, name=type(self).__name__,

@@ -213,3 +213,20 @@ def test_old_results_without_retrieval_columns_are_read_and_merged(tmp_path):
     table = suite.retrieval_table(merged, {"datasets": facts})
     assert table[0][fresh["method"]] == "0.500 ± 0.010" and table[0]["n_test"] == "-"
     assert table[0][old[1]["method"]] == "-"  # not measured yet
+
+
+def test_fresh_process_children_import_the_parents_shallowml(monkeypatch, tmp_path):
+    """The children run in a temporary directory: a relative PYTHONPATH (as from a git worktree)
+    must not make them import another copy of shallowml than the one being measured."""
+    import subprocess
+
+    import shallowml
+    from benchmarks import _measure
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", ".")
+    env = _measure._env()
+    assert all(Path(p).is_absolute() for p in env["PYTHONPATH"].split(":"))
+    out = subprocess.run([sys.executable, "-c", "import shallowml; print(shallowml.__file__)"], env=env,
+                         cwd="/", capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out).resolve() == Path(shallowml.__file__).resolve()

@@ -31,14 +31,16 @@ for n in (90, 1500):  # 1500 rows: LMNN, NCA, MLKR and the retrieval metrics swi
     X = rng.randn(n, 6)
     y = np.arange(n) % 3
     X[:, :3] += 2.0 * np.eye(3)[y]
-    for est in (LMNN(max_iter=8, random_state=0), NCA(max_iter=8, random_state=0),
-                ITML_Supervised(max_iter=20, random_state=0),
-                LinearSiamese_Supervised(max_iter=2, random_state=0), MLKR(max_iter=8, random_state=0),
-                LSML_Supervised(max_iter=5, random_state=0), SCML_Supervised(max_iter=600, random_state=0),
-                *LinearSiamese_Supervised(max_iter=2, random_state=0)._warm_up_variants()):
+    # the NCA stochastic mode with sampled candidates (1500 rows: 256 x 600 pairs per block, parallel)
+    for i, est in enumerate((LMNN(max_iter=8, random_state=0), NCA(max_iter=8, random_state=0),
+                             NCA(max_iter=2, batch_size=256, n_candidates=600, random_state=0),
+                             ITML_Supervised(max_iter=20, random_state=0),
+                             LinearSiamese_Supervised(max_iter=2, random_state=0), MLKR(max_iter=8, random_state=0),
+                             LSML_Supervised(max_iter=5, random_state=0), SCML_Supervised(max_iter=600, random_state=0),
+                             *LinearSiamese_Supervised(max_iter=2, random_state=0)._warm_up_variants())):
         target = X[:, 0] - X[:, 1] ** 2 if input_kind(est) == "regression" else y
         form = f"-{est.loss}-{est.mining}" if hasattr(est, "mining") else ""
-        out[f"{type(est).__name__}{form}-{n}"] = est.fit(X, target).components_.tolist()
+        out[f"{i}-{type(est).__name__}{form}-{n}"] = est.fit(X, target).components_.tolist()
     # the retrieval metrics' kernels: leave-one-out (full sort) and a reference set (partial ranking)
     out[f"metrics-{n}"] = [retrieval_scores(X, y), retrieval_scores(X[:50], y[:50], Z_ref=X, y_ref=y,
                                                                      average_precision=False)]

@@ -118,6 +118,36 @@ def test_parallel_variants_run_above_the_size_switch(name, monkeypatch):
     np.testing.assert_array_equal(L1, L2)
 
 
+@pytest.mark.skipif(MAX_THREADS < 2, reason="numba has a single thread here")
+@pytest.mark.parametrize("params", [
+    pytest.param({}, id="full-batch"),
+    pytest.param({"batch_size": 200, "n_candidates": 700}, id="stochastic-candidates"),
+    pytest.param({"batch_size": 200, "n_candidates": 5000}, id="stochastic-all"),
+])
+@pytest.mark.parametrize("n_components", [3, 8])  # the difference form and the BLAS products
+def test_nca_same_bits_at_one_and_two_threads(params, n_components):
+    # NCA's blocks above the size switch (full batch: 1500 x 1500 pairs; stochastic: 200
+    # anchors x 700 candidates), at 1 and 2 numba threads and with the parallel variants
+    # forced: the compact weights, W^T Z by column tiles and the sampled candidates must
+    # give the same components bit for bit
+    import shallowml
+
+    rng = np.random.RandomState(1)
+    y = np.arange(1500) % 3
+    X = rng.standard_normal((1500, 8)) + 2.0 * np.eye(3, 8)[y]
+    est = shallowml.NCA(n_components=n_components, max_iter=4, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning with the capped max_iter
+        with numba_threads(1):
+            L1 = clone(est).fit(X, y).components_
+        with numba_threads(MAX_THREADS):
+            L2 = clone(est).fit(X, y).components_
+        with numba_threads(MAX_THREADS), parallel_variants_everywhere():
+            L3 = clone(est).fit(X, y).components_
+    np.testing.assert_array_equal(L1, L2)
+    np.testing.assert_array_equal(L1, L3)
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_pickle_round_trip(cls):
     kind = input_kind(cls)

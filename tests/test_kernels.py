@@ -250,3 +250,33 @@ def test_variants_have_their_own_cache_files():
 
     serial, parallel = lmnn_rows.variants
     assert serial._cache._cache_file._index_name != parallel._cache._cache_file._index_name
+
+
+# ------------------------------------------------------------------ exp
+def test_exp_nonpositive_within_one_ulp_of_numpy():
+    """The vectorisable exp of the NCA softmax is as accurate as libm's, over its whole range."""
+    from numba import njit
+
+    from shallowml._kernels._math import EXP_MIN_ARG, exp_nonpositive
+
+    @njit
+    def apply(t):
+        out = np.empty_like(t)
+        for j in range(t.size):
+            out[j] = exp_nonpositive(t[j])
+        return out
+
+    rng = np.random.RandomState(0)
+    ln2 = np.log(2.0)
+    t = np.concatenate([
+        np.linspace(EXP_MIN_ARG, 0.0, 200_001), -rng.exponential(5.0, 100_000),
+        -rng.rand(100_000) * 1e-3, [0.0, -0.0, -5e-324, -1e-300, EXP_MIN_ARG],
+        # the edges of the range reduction, |r| = ln2 / 2, and multiples of ln2
+        -(np.arange(1, 1000) + 0.5) * ln2, -np.arange(1, 1000) * ln2,
+    ])
+    t = t[t >= EXP_MIN_ARG]
+    got, ref = apply(t), np.exp(t)
+    ulps = np.abs(got - ref) / np.spacing(ref)
+    assert ulps.max() <= 1.0, t[np.argmax(ulps)]
+    assert got[t == 0.0].tolist() == [1.0] * int(np.sum(t == 0.0))
+    assert np.isnan(apply(np.array([np.nan]))[0])

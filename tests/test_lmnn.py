@@ -19,6 +19,8 @@ from shallowml._losses.lmnn import (
     margin_radius,
 )
 from shallowml._solvers.sdp import lmnn_sdp
+from shallowml.lmnn import _scaled
+from shallowml.utils.init import initial_components
 from shallowml.utils.linalg import components_from_metric
 
 
@@ -229,3 +231,255 @@ def test_warm_start_callback_verbose(capsys):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
     assert est.objective_ <= first * (1 + 1e-6)
+
+
+# ------------------------------------------------------------ low rank on digits
+# metric-learn 0.7.0's LMNN(n_components=2, init=..., n_neighbors=3, random_state=0) on the
+# split below: its solution's objective under shallowml's objective, and its 3-NN test
+# error (176/540 and 143/540), measured by benchmarks/diagnose_lowrank.py
+# (docs/benchmark_results/lowrank_digits.json); the issue quoted 0.35 from an older run.
+_METRIC_LEARN_LOW_RANK = {"lda": (121672.5, 176 / 540), "pca": (119851.3, 143 / 540)}
+
+
+@pytest.fixture(scope="module")
+def digits_70_30():
+    """Standardised digits, 70/30 stratified split with seed 0 (as benchmarks.bench_lmnn)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, X_te, y, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(X)
+    return scaler.transform(X), y, scaler.transform(X_te), y_te
+
+
+@pytest.fixture(scope="module")
+def low_rank_fits(digits_70_30):
+    """LMNN(n_components=2) from 'lda' and 'pca' with every warning recorded, and its init map."""
+    X, y, _, _ = digits_70_30
+    fits = {}
+    for init in ("lda", "pca"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = LMNN(n_components=2, init=init, random_state=0).fit(X, y)
+        # the initial map as the fit builds it (on the centred, scaled data)
+        Xs, _ = _scaled(X)
+        L0 = initial_components(init, Xs, np.unique(y, return_inverse=True)[1], 2,
+                                random_state=np.random.RandomState(0))
+        fits[init] = (est, [w.category for w in caught], L0)
+    return fits
+
+
+def _knn_error(L, X, y, X_te, y_te):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(3).fit(X @ L.T, y)
+    return float(np.mean(knn.predict(X_te @ L.T) != y_te))
+
+
+@pytest.mark.parametrize("init", ["lda", "pca"])
+def test_low_rank_digits_converges_to_metric_learn_objective(low_rank_fits, init):
+    # Before the active-set rounds had their trust-region test, each round let L move
+    # by more than its own norm over a stale impostor list: the true objective went up
+    # and down between 1.9e5 and 2.7e5 and the fit stopped at max_iter=200.
+    est, categories, _ = low_rank_fits[init]
+    assert ConvergenceWarning not in categories
+    assert est.n_iter_ < est.max_iter
+    assert est.objective_ <= 1.005 * _METRIC_LEARN_LOW_RANK[init][0]
+
+
+@pytest.mark.parametrize("init", [
+    pytest.param("lda", marks=pytest.mark.xfail(strict=True, reason=(
+        "the classic objective's local minimum reached from LDA (121671, also metric-learn's) has "
+        "3-NN error 0.328 on this split, LDA itself 0.296; better than LDA on 3 of 4 other splits"))),
+    "pca",
+])
+def test_low_rank_digits_not_worse_than_init(digits_70_30, low_rank_fits, init):
+    X, y, X_te, y_te = digits_70_30
+    est, _, L0 = low_rank_fits[init]
+    assert _knn_error(est.components_, X, y, X_te, y_te) <= _knn_error(L0, X, y, X_te, y_te)
+
+
+@pytest.mark.parametrize("init", [
+    # 0.324 against metric-learn's 0.326 (1 of 540 test points; objective 121915 against
+    # 121672) since the candidate slack is 1.2 (before: 0.335, a strict xfail)
+    "lda",
+    pytest.param("pca", marks=pytest.mark.xfail(strict=True, reason=(
+        "0.269 against metric-learn's 0.265 (2 of 540 test points) at objectives 0.07% apart"))),
+])
+def test_low_rank_digits_not_worse_than_metric_learn(digits_70_30, low_rank_fits, init):
+    X, y, X_te, y_te = digits_70_30
+    est, _, _ = low_rank_fits[init]
+    assert _knn_error(est.components_, X, y, X_te, y_te) <= _METRIC_LEARN_LOW_RANK[init][1]
+
+
+def test_low_rank_gallery_embedding_split():
+    # the split of examples/plot_digits_embedding.py (600 / 600, standardised), defaults:
+    # LMNN's 2-D map (init 'auto' = 'lda') was worse than PCA's (0.53 against 0.48)
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, X_te, y, y_te = train_test_split(X, y, train_size=600, test_size=600, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(X)
+    X, X_te = scaler.transform(X), scaler.transform(X_te)
+    est = LMNN(n_components=2).fit(X, y)
+    L0 = initial_components("lda", _scaled(X)[0], y, 2, random_state=np.random.RandomState(0))
+    error = _knn_error(est.components_, X, y, X_te, y_te)  # 0.288
+    assert error <= _knn_error(PCA(2).fit(X).components_, X, y, X_te, y_te)  # 0.483
+    assert error <= _knn_error(L0, X, y, X_te, y_te)  # 0.315
+
+
+def test_lda_init_with_constant_features():
+    # a split of standardised digits where pixels constant in the training part made
+    # the within-class scatter singular: init='lda' raised LinAlgError
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, _, y, _ = train_test_split(X, y, test_size=0.3, stratify=y, random_state=4)
+    X = StandardScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = LMNN(n_components=2, init="lda", max_iter=2).fit(X, y)
+    assert np.all(np.isfinite(est.components_))
+    np.testing.assert_allclose(est.components_[:, np.ptp(X, axis=0) == 0], 0.0, atol=1e-12)
+
+
+# ------------------------------------------------------- principal-subspace fits
+def _spectrum_data(n, d, decay, seed=0):
+    """Gaussian data with feature variances decay**j in a random rotation, 3 classes."""
+    rng = np.random.RandomState(seed)
+    Q, _ = np.linalg.qr(rng.randn(d, d))
+    X = (rng.randn(n, d) * decay ** (np.arange(d) / 2.0)) @ Q.T
+    y = np.arange(n) % 3
+    X[:, :3] += 2.0 * np.eye(3)[y] * 0.3  # some class structure
+    return X, y
+
+
+def _explained_count(X, fraction):
+    var = np.linalg.svd(X - X.mean(0), compute_uv=False) ** 2
+    return int(np.searchsorted(np.cumsum(var) / var.sum(), fraction)) + 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pca_components_auto_keeps_up_to_100_features():
+    X, y, _ = _problem(0, n=60, d=100)
+    a = LMNN(max_iter=20).fit(X, y)
+    b = LMNN(max_iter=20, pca_components=None).fit(X, y)
+    assert a.pca_components_ is None and a.components_.shape == (100, 100)
+    np.testing.assert_array_equal(a.components_, b.components_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("decay, n_components, expected", [
+    (0.9, None, 100),    # 95 % of the variance in fewer than 100 components: 100
+    (0.995, None, "r95"),  # a flat spectrum: the components for 95 %
+    (0.9, 120, 120),     # never fewer than n_components
+])
+def test_pca_components_auto_rule(decay, n_components, expected):
+    X, y = _spectrum_data(400, 150, decay)
+    r95 = _explained_count(X, 0.95)
+    assert r95 < 100 if decay == 0.9 else 100 < r95 < 150
+    expected = r95 if expected == "r95" else expected
+    est = LMNN(n_components=n_components, max_iter=5).fit(X, y)
+    assert est.pca_components_ == expected
+    assert est.components_.shape == (n_components or expected, 150)
+    # components_ act on the leading principal directions only
+    _, _, Vt = np.linalg.svd(X - X.mean(0))
+    np.testing.assert_allclose(est.components_ @ Vt[expected:].T, 0.0, atol=1e-10 * np.abs(est.components_).max())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pca_components_explicit_and_array_init():
+    X, y = _spectrum_data(200, 150, 0.9)
+    est = LMNN(pca_components=20, n_components=5, max_iter=5).fit(X, y)
+    assert est.pca_components_ == 20 and est.components_.shape == (5, 150)
+    # an array init switches 'auto' off: the array acts on every feature
+    L0 = np.eye(150)[:4]
+    est = LMNN(n_components=4, init=L0, max_iter=5).fit(X, y)
+    assert est.pca_components_ is None and est.components_.shape == (4, 150)
+    # with an explicit pca_components the array is projected on the subspace
+    est = LMNN(n_components=4, init=L0, pca_components=30, max_iter=1).fit(X, y)
+    assert est.pca_components_ == 30
+    P = np.linalg.svd(X - X.mean(0))[2][:30]
+    projected = LMNN(n_components=4, init=L0 @ P.T @ P, pca_components=30, max_iter=3).fit(X, y)
+    np.testing.assert_allclose(est.set_params(max_iter=3).fit(X, y).components_, projected.components_,
+                               rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pca_components_targets_found_in_the_subspace():
+    # 100 directions of variance 1 and 50 of variance 0.09 (4.3 % of the total): the
+    # 50 are dropped but still change some nearest neighbours
+    rng = np.random.RandomState(1)
+    X = rng.randn(150, 150) * np.r_[np.ones(100), np.full(50, 0.3)]
+    y = np.arange(150) % 3
+    X[:, 0] += y
+    est = LMNN(max_iter=10).fit(X, y)
+    assert est.pca_components_ == 100
+    P = np.linalg.svd(X - X.mean(0))[2][:100]
+    in_subspace, _ = same_class_neighbors((X - X.mean(0)) @ P.T, y, 3)
+    in_features, _ = same_class_neighbors(X, y, 3)
+    assert not np.array_equal(np.sort(in_subspace, 1), np.sort(in_features, 1))
+    assert est.objective_ == pytest.approx(reference_loss(est.components_, X, y, in_subspace, 0.5), rel=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pca_components_more_features_than_samples_is_exact():
+    # With d > n the span of the centred data holds every direction the objective
+    # can use: the fit there reports the true objective of components_ on X, with the
+    # same target neighbours.
+    X, y = _spectrum_data(40, 150, 0.99, seed=3)
+    est = LMNN(n_neighbors=2, max_iter=30).fit(X, y)
+    assert est.pca_components_ == 39 and est.components_.shape == (39, 150)
+    targets, _ = same_class_neighbors(X, y, 2)
+    assert est.objective_ == pytest.approx(reference_loss(est.components_, X, y, targets, 0.5), rel=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pca_components_beyond_rank_and_errors():
+    X, y = _spectrum_data(30, 150, 0.99)
+    est = LMNN(pca_components=30, max_iter=5).fit(X, y)  # rank 29: one direction without variance
+    assert est.pca_components_ == 30 and np.all(np.isfinite(est.components_))
+    with pytest.raises(ValueError, match=re.escape(
+            "pca_components=31 is larger than min(n_samples, n_features) = 30; use at most 30, or None.")):
+        LMNN(pca_components=31).fit(X, y)
+    with pytest.raises(ValueError, match=re.escape(
+            "pca_components=5 is smaller than n_components=10; the map cannot have more outputs "
+            "than the subspace it acts on.")):
+        LMNN(pca_components=5, n_components=10).fit(X, y)
+    # 'auto' never caps the outputs asked for: 35 outputs of 30 samples in 150 features
+    est = LMNN(n_components=35, max_iter=5).fit(X, y)
+    assert est.pca_components_ == 35 and est.components_.shape == (35, 150)
+
+
+@pytest.mark.parametrize("value", ["all", 0, 2.5, -3])
+def test_pca_components_validated(value):
+    X, y = _spectrum_data(30, 150, 0.99)
+    with pytest.raises(ValueError, match=re.escape("The 'pca_components' parameter of LMNN must be")):
+        LMNN(pca_components=value).fit(X, y)
+
+
+def test_image_like_digits_default_beats_euclidean():
+    # 8x8 digits rendered at 28 x 28 (784 pixels, benchmarks/images.py): the default
+    # fit works on the leading 100 principal components, in seconds
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from benchmarks.images import render_28x28
+
+    digits = load_digits()
+    tr, te = train_test_split(np.arange(digits.target.size), test_size=0.3, stratify=digits.target,
+                              random_state=0)
+    rng = np.random.RandomState(0)
+    X, X_te = render_28x28(digits.images[tr], rng), render_28x28(digits.images[te], rng)
+    y, y_te = digits.target[tr], digits.target[te]
+    est = LMNN().fit(X, y)
+    assert est.pca_components_ == 100 and est.n_iter_ < est.max_iter
+    euclidean = _knn_error(np.eye(784), X, y, X_te, y_te)  # 0.050
+    assert _knn_error(est.components_, X, y, X_te, y_te) <= 0.7 * euclidean  # 0.030

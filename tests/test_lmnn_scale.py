@@ -144,7 +144,7 @@ def test_reused_candidate_list_is_exact_whenever_reuse_is_claimed():
         Z0 = X @ L0.T
         r0 = margin_radius(Z0, targets)
         indptr, indices, _, truncated = find_impostors(Z0, y, _CANDIDATE_SLACK * r0)
-        cand = dict(_reuse_state(L0, Z0, r0, truncated), indptr=indptr, indices=indices)
+        cand = dict(_reuse_state(L0, Z0, _CANDIDATE_SLACK * r0, truncated), indptr=indptr, indices=indices)
         for scale in np.geomspace(1e-4, 0.2, 12):
             L = L0 + scale * rng.randn(*L0.shape)
             Z = X @ L.T
@@ -166,17 +166,17 @@ def test_reuse_refused_when_the_bound_does_not_hold():
     Z0 = X @ L0.T
     r0 = margin_radius(Z0, targets)
     indptr, indices, _, _ = find_impostors(Z0, y, _CANDIDATE_SLACK * r0)
-    cand = dict(_reuse_state(L0, Z0, r0, False), indptr=indptr, indices=indices)
+    cand = dict(_reuse_state(L0, Z0, _CANDIDATE_SLACK * r0, False), indptr=indptr, indices=indices)
     assert _reusable(cand, L0, Z0, r0)  # at L0 itself the list (radius 1.2 r0) holds everything
     # shrinking one direction by 10% moves distances by more than the slack allows
     L = L0 @ np.diag([0.9, 1.0, 1.0])
     Z = X @ L.T
     assert not _reusable(cand, L, Z, margin_radius(Z, targets))
     # a truncated (budgeted) or rank-deficient list is never reused
-    assert not _reusable(dict(_reuse_state(L0, Z0, r0, True)), L0, Z0, r0)
+    assert not _reusable(dict(_reuse_state(L0, Z0, _CANDIDATE_SLACK * r0, True)), L0, Z0, r0)
     L_low = L0.copy()
     L_low[2] = L_low[1]
-    assert not _reusable(dict(_reuse_state(L_low, X @ L_low.T, r0, False)), L_low, X @ L_low.T, r0)
+    assert not _reusable(dict(_reuse_state(L_low, X @ L_low.T, _CANDIDATE_SLACK * r0, False)), L_low, X @ L_low.T, r0)
 
 
 def _budget_problem():

@@ -54,48 +54,119 @@ def small_problem():
     return X, y.astype(np.int64), L
 
 
+def _run_kernels(variant, from_products, Z_rows, Z_cols, self_col, y_rows, y_cols, tile=8):
+    """Both kernels on one block; returns the dense weights, p, W Z and the transposed sums."""
+    nca_block_weights = getattr(kernels.nca_block_weights, variant)
+    accumulate_transposed = getattr(kernels.accumulate_transposed, variant)
+    b, m = Z_rows.shape[0], Z_cols.shape[0]
+    block = Z_rows @ Z_cols.T if from_products else np.full((b, m), np.nan)
+    cols = np.full((b, m), -7, dtype=np.int32)
+    counts = np.full(b, -7, dtype=np.int64)
+    p = np.empty(b)
+    wz = np.full((b, Z_cols.shape[1]), np.nan)
+    nca_block_weights(block, cols, counts, Z_rows, np.ascontiguousarray(Z_cols.T),
+                      np.einsum("ij,ij->i", Z_rows, Z_rows), np.einsum("ij,ij->i", Z_cols, Z_cols),
+                      from_products, self_col, y_rows, y_cols, Z_cols, p, wz)
+    dense = np.zeros((b, m))
+    for r in range(b):
+        c = counts[r]
+        assert np.all(np.diff(cols[r, :c]) > 0)  # increasing column indices
+        dense[r, cols[r, :c]] = block[r, :c]
+    out = np.ones((m, Z_cols.shape[1] + 1))
+    accumulate_transposed(block, cols, counts, np.ascontiguousarray(Z_rows), out, tile)
+    return dense, p, wz, out, counts
+
+
 @pytest.mark.parametrize("variant", ["serial", "parallel"])
 @pytest.mark.parametrize("from_products", [False, True])
 def test_kernel_matches_numpy_reference(small_problem, from_products, variant):
-    nca_block_weights = getattr(kernels.nca_block_weights, variant)
-    accumulate_transposed = getattr(kernels.accumulate_transposed, variant)
     X, y, L = small_problem
     Z = X @ L.T
     Z -= Z.mean(0)
     _, _, P, W = dense_reference(L, X, y)
     rows = np.array([3, 4, 5, 7, 20], dtype=np.int64)
-    block = Z[rows] @ Z.T if from_products else np.full((rows.size, len(X)), np.nan)
-    p = np.empty(rows.size)
-    wz = np.empty((rows.size, Z.shape[1]))
-    ZT = np.ascontiguousarray(Z.T)
-    sq = np.einsum("ij,ij->i", Z, Z)
-    nca_block_weights(block, Z, ZT, sq, from_products, rows, y, p, wz)
-    np.testing.assert_allclose(block, W[rows], atol=1e-12)
+    dense, p, wz, out, counts = _run_kernels(variant, from_products, Z[rows], Z, rows, y[rows], y)
+    np.testing.assert_allclose(dense, W[rows], atol=1e-12)
     np.testing.assert_allclose(wz, W[rows] @ Z, atol=1e-12)
     same = y[:, None] == y[None, :]
     np.testing.assert_allclose(p, (P * same).sum(1)[rows], atol=1e-12)
     assert p[3] == 0.0  # the singleton class never picks a same-class neighbour
-    np.testing.assert_allclose(block.sum(1), 0.0, atol=1e-12)  # rows of W sum to zero
-    out = np.ones((len(X), Z.shape[1] + 1))
-    accumulate_transposed(block, np.ascontiguousarray(Z[rows]), out, 8)
+    np.testing.assert_allclose(dense.sum(1), 0.0, atol=1e-12)  # rows of W sum to zero
+    # only the non-zero weights are stored (the anchor itself never is)
+    np.testing.assert_array_equal(counts, np.count_nonzero(P[rows] > 0, axis=1))
     expected = 1.0 + W[rows].T @ np.hstack([Z[rows], np.ones((rows.size, 1))])
     np.testing.assert_allclose(out, expected, atol=1e-12)
 
 
+def _softmax_reference(Z_rows, Z_cols, self_col, y_rows, y_cols):
+    """Dense softmax of each anchor over the candidates (itself excluded): W, p."""
+    D = ((Z_rows[:, None, :] - Z_cols[None, :, :]) ** 2).sum(-1)
+    for r, c in enumerate(self_col):
+        if c >= 0:
+            D[r, c] = np.inf
+    P = softmax(-D, axis=1)
+    same = y_rows[:, None] == y_cols[None, :]
+    p = (P * same).sum(1)
+    return P * same - P * p[:, None], p
+
+
+@pytest.mark.parametrize("variant", ["serial", "parallel"])
+@pytest.mark.parametrize("from_products", [False, True])
+def test_kernel_with_candidates_matches_numpy_reference(small_problem, from_products, variant):
+    # anchors against a subset of candidate columns, some anchors among them
+    X, y, L = small_problem
+    Z = X @ L.T
+    Z -= Z.mean(0)
+    rows = np.array([0, 4, 5, 7, 11, 30], dtype=np.int64)
+    cand = np.array([2, 4, 5, 9, 11, 12, 13, 25, 30, 39], dtype=np.int64)
+    self_col = np.array([-1, 1, 2, -1, 4, 8], dtype=np.int64)
+    assert np.all(cand[self_col[self_col >= 0]] == rows[self_col >= 0])
+    W, p_ref = _softmax_reference(Z[rows], Z[cand], self_col, y[rows], y[cand])
+    dense, p, wz, out, _ = _run_kernels(variant, from_products, Z[rows], Z[cand], self_col, y[rows], y[cand], tile=3)
+    np.testing.assert_allclose(dense, W, atol=1e-12)
+    np.testing.assert_allclose(p, p_ref, atol=1e-12)
+    np.testing.assert_allclose(wz, W @ Z[cand], atol=1e-12)
+    expected = 1.0 + W.T @ np.hstack([Z[rows], np.ones((rows.size, 1))])
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["serial", "parallel"])
+def test_kernel_isolated_rows_and_lone_candidate(variant):
+    # an anchor whose only candidate is itself, and one whose distances overflow to
+    # infinity (difference form): no weights, p_i = 0, nothing non-finite
+    Z_cols = np.array([[0.0, 0.0], [1e200, 0.0]])
+    Z_rows = np.array([[0.0, 0.0], [-1e200, 0.0]])
+    dense, p, wz, out, counts = _run_kernels(
+        variant, False, Z_rows[:1], Z_cols[:1], np.array([0]), np.array([0]), np.array([0]))
+    assert counts[0] == 0 and p[0] == 0.0 and not dense.any() and not wz.any()
+    dense, p, wz, out, counts = _run_kernels(
+        variant, False, Z_rows[1:], Z_cols[1:], np.array([-1]), np.array([0]), np.array([0]))
+    assert counts[0] == 0 and p[0] == 0.0 and np.all(np.isfinite(out))
+
+
 def test_kernel_zero_rows():
-    nca_block_weights, accumulate_transposed = kernels.nca_block_weights, kernels.accumulate_transposed
-    block = np.empty((0, 4))
     Z = np.zeros((4, 2))
-    nca_block_weights(block, Z, np.zeros((2, 4)), np.zeros(4), False, np.empty(0, dtype=np.int64),
-                      np.zeros(4, np.int64), np.empty(0), np.empty((0, 2)))
+    kernels.nca_block_weights(np.empty((0, 4)), np.empty((0, 4), np.int32), np.empty(0, np.int64),
+                              np.empty((0, 2)), np.zeros((2, 4)), np.empty(0), np.zeros(4), False,
+                              np.empty(0, dtype=np.int64), np.empty(0, np.int64), np.zeros(4, np.int64),
+                              Z, np.empty(0), np.empty((0, 2)))
     out = np.zeros((4, 3))
-    accumulate_transposed(block, np.empty((0, 2)), out, 8)
+    kernels.accumulate_transposed(np.empty((0, 4)), np.empty((0, 4), np.int32), np.empty(0, np.int64),
+                                  np.empty((0, 2)), out, 8)
     assert not out.any()
 
 
-@pytest.mark.parametrize("use_anchors", [False, True])
-def test_loss_matches_dense_reference(small_problem, use_anchors):
+def _with_k(small_problem, k):
+    """The small problem with a ``k x 5`` map: k=3 takes the difference form, k=5 the BLAS products."""
     X, y, L = small_problem
+    L = np.random.RandomState(k).standard_normal((k, X.shape[1])) * 0.5 if k != L.shape[0] else L
+    return X, y, L
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("use_anchors", [False, True])
+def test_loss_matches_dense_reference(small_problem, use_anchors, k):
+    X, y, L = _with_k(small_problem, k)
     anchors = np.array([0, 4, 5, 7, 11, 30], dtype=np.int64) if use_anchors else None
     loss, grad = nca_loss_grad(L.ravel(), X, y, anchors=anchors, block_rows=4)
     ref_loss, ref_grad, _, _ = dense_reference(L, X, y, anchors)
@@ -104,6 +175,46 @@ def test_loss_matches_dense_reference(small_problem, use_anchors):
     loss2, grad2 = nca_loss_grad(L.ravel(), X, y, anchors=anchors, scale=0.5)
     assert loss2 == pytest.approx(0.5 * ref_loss, rel=1e-12)
     np.testing.assert_allclose(grad2, 0.5 * ref_grad, rtol=1e-9, atol=1e-12)
+
+
+def sampled_reference(L, X, y, anchors, candidates):
+    """The sampled objective written out: each anchor's softmax over the candidates but itself."""
+    total = 0.0
+    G = np.zeros_like(L)
+    for i in anchors:
+        cs = np.array([j for j in candidates if j != i])
+        dz = (X[i] - X[cs]) @ L.T
+        P = softmax(-(dz**2).sum(1))
+        same = y[cs] == y[i]
+        p = P[same].sum()
+        total += p
+        # d p_i / d L = 2 L sum_j p_ij (p_i - [same]) (x_i - x_j)(x_i - x_j)^T
+        dx = X[i] - X[cs]
+        G += 2.0 * ((P * (p - same))[:, None] * dz).T @ dx
+    return -total, -G.ravel()
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_sampled_loss_matches_its_definition(small_problem, k):
+    X, y, L = _with_k(small_problem, k)
+    anchors = np.array([0, 4, 5, 7, 11, 30], dtype=np.int64)
+    # unsorted, with some anchors among the candidates
+    candidates = np.array([39, 4, 2, 30, 12, 5, 13, 25, 11, 9], dtype=np.int64)
+    loss, grad = nca_loss_grad(L.ravel(), X, y, anchors=anchors, candidates=candidates, block_rows=4,
+                               scale=0.25)
+    ref_loss, ref_grad = sampled_reference(L, X, y, anchors, candidates)
+    assert loss == pytest.approx(0.25 * ref_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, 0.25 * ref_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_all_candidates_give_the_exact_minibatch_objective(small_problem):
+    # n_candidates >= n_samples: the unbiased mode (softmax over all samples)
+    X, y, L = _with_k(small_problem, 5)
+    anchors = np.array([1, 8, 9, 33], dtype=np.int64)
+    exact = nca_loss_grad(L.ravel(), X, y, anchors=anchors)
+    sampled = nca_loss_grad(L.ravel(), X, y, anchors=anchors, candidates=np.arange(len(X))[::-1])
+    assert sampled[0] == pytest.approx(exact[0], rel=1e-13)
+    np.testing.assert_allclose(sampled[1], exact[1], rtol=1e-11, atol=1e-13)
 
 
 def test_loss_matches_sklearn_private_loss():
@@ -126,16 +237,18 @@ def test_block_size_does_not_change_result(small_problem, block_rows):
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-11, atol=1e-13)
 
 
-@pytest.mark.parametrize("use_anchors", [False, True])
-def test_finite_difference_gradient(small_problem, use_anchors):
-    X, y, L = small_problem
-    anchors = np.arange(0, 40, 3, dtype=np.int64) if use_anchors else None
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("sample", ["all", "anchors", "anchors+candidates"])
+def test_finite_difference_gradient(small_problem, sample, k):
+    X, y, L = _with_k(small_problem, k)
+    anchors = np.arange(0, 40, 3, dtype=np.int64) if sample != "all" else None
+    candidates = np.arange(1, 40, 2, dtype=np.int64) if sample == "anchors+candidates" else None
 
     def f(x):
-        return nca_loss_grad(x, X, y, anchors=anchors)[0]
+        return nca_loss_grad(x, X, y, anchors=anchors, candidates=candidates)[0]
 
     def g(x):
-        return nca_loss_grad(x, X, y, anchors=anchors)[1]
+        return nca_loss_grad(x, X, y, anchors=anchors, candidates=candidates)[1]
 
     x0 = L.ravel()
     err = check_grad(f, g, x0, epsilon=1e-6)
@@ -438,22 +551,37 @@ def test_benchmark_worker_reports(tmp_path):
     root = Path(__file__).resolve().parent.parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    import shallowml.nca
     from benchmarks import bench_nca
 
     X, y = load_iris(return_X_y=True)
     np.savez(tmp_path / "data.npz", X=X, y=y)
     args = {"impl": "shallowml", "data": str(tmp_path / "data.npz"), "params": {"max_iter": 5},
-            "out": str(tmp_path / "L.npy")}
+            "out": str(tmp_path / "L.npy"), "progress": str(tmp_path / "progress.txt")}
+    loss_grad = shallowml.nca.nca_loss_grad
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         report = bench_nca.worker(args)
+    assert shallowml.nca.nca_loss_grad is loss_grad  # the counting wrapper is removed again
     assert report["n_iter"] <= 5 and report["fit_time"] > 0 and report["peak_mb"] >= 0
+    # L-BFGS evaluates at least once per iteration, plus the start
+    assert report["n_evals"] >= report["n_iter"] + 1
+    # the progress file logs each iteration, so a killed run still tells how far it got
+    assert bench_nca._read_progress(tmp_path / "progress.txt")[0] == report["n_iter"]
+    assert bench_nca._read_progress(tmp_path / "missing.txt") == (0, 0.0)
     L = np.load(tmp_path / "L.npy")
     assert L.shape == (4, 4)
     assert 0.0 <= bench_nca.knn_error(L, X, y, X, y) < 0.1
-    row = {"dataset": "iris", "impl": "shallowml", "n": 150, "d": 4, "fit_time": 1.0,
-           "warmup_time": 0.5, "n_iter": 5, "objective": 140.0, "knn3_error": 0.04, "peak_mb": 1.0}
-    assert "iris" in bench_nca.format_table([row])
+    reports = [dict(report, components=L)]
+    row = bench_nca._row("iris", "shallowml", X, y, X, y, reports, rate=1e9)
+    # the floor: 4 n^2 k + 4 n d k flops per evaluation at 1 GFLOP/s
+    per_eval = (4 * 150**2 * 4 + 4 * 150 * 4 * 4) / 1e9
+    assert row["floor_s_per_iter"] == pytest.approx(per_eval * report["n_evals"] / report["n_iter"])
+    assert row["x_floor"] == pytest.approx(row["s_per_iter"] / row["floor_s_per_iter"])
+    timeout = bench_nca._row("iris", "sklearn", X, y, X, y, [{"timeout": 900, "n_iter_done": 7,
+                                                              "seconds_done": 880.0}], rate=1e9)
+    table = bench_nca.format_table([row, timeout])
+    assert "iris" in table and "did not finish in 900 s (7 iterations done in 880 s)" in table
 
 
 @pytest.mark.parametrize("init", ["pca", "lda"])
@@ -477,3 +605,84 @@ def test_verbose_output_has_scikit_learns_format(init, capsys):
     assert ours[0] == theirs[0] == f"{text}... done in  Ts"
     assert ours[1:4] == theirs[1:4]  # the table header
     assert ours[-1] == theirs[-1]  # "Training took ..."
+
+
+def _stochastic_problem():
+    X, y = make_classification(
+        n_samples=600, n_features=10, n_informative=4, n_redundant=0, n_classes=3,
+        n_clusters_per_class=1, class_sep=1.0, random_state=0,
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+def test_stochastic_mode_draws_fresh_candidates_each_step(monkeypatch):
+    import shallowml.nca
+
+    X, y = _stochastic_problem()
+    calls = []
+    loss_grad = shallowml.nca.nca_loss_grad
+
+    def recording(x, X_, y_, **kw):
+        calls.append({key: (None if v is None else np.array(v)) for key, v in kw.items()
+                      if key in ("anchors", "candidates")})
+        return loss_grad(x, X_, y_, **kw)
+
+    monkeypatch.setattr(shallowml.nca, "nca_loss_grad", recording)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        NCA(batch_size=64, n_candidates=100, max_iter=2, random_state=0).fit(X, y)
+    assert len(calls) == 2 * 10  # 600 anchors per epoch, in batches of 64
+    seen = np.concatenate([c["anchors"] for c in calls[:10]])
+    np.testing.assert_array_equal(np.sort(seen), np.arange(600))  # every sample once per epoch
+    for c in calls:
+        assert c["candidates"].shape == (100,)
+        assert np.unique(c["candidates"]).size == 100 and c["candidates"].max() < 600
+    # drawn afresh at every step, not a fixed subset
+    assert not np.array_equal(np.sort(calls[0]["candidates"]), np.sort(calls[1]["candidates"]))
+    assert np.unique(np.concatenate([c["candidates"] for c in calls])).size > 500
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        NCA(batch_size=64, n_candidates=600, max_iter=1, random_state=0).fit(X, y)
+    # as many candidates as samples: the exact softmax over all of them
+    assert calls and all(c.get("candidates") is None for c in calls)
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        NCA(batch_size=64, max_iter=1, random_state=0).fit(X, y)
+    # default: min(n_samples, 1024) candidates, here all 600
+    assert calls and all(c.get("candidates") is None for c in calls)
+
+
+def test_n_candidates_without_batch_size_warns():
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(UserWarning, match=re.escape("NCA: n_candidates=50 has no effect without batch_size")):
+        NCA(n_candidates=50, max_iter=3).fit(X, y)
+    with pytest.raises(ValueError, match="n_candidates"):
+        NCA(batch_size=10, n_candidates=0).fit(X, y)
+
+
+def test_stochastic_mode_with_candidates_learns():
+    # batches of 64 anchors against 100 sampled candidates (of 600) per step: the sampled
+    # objective is biased (a softmax over a subset), but it must still find a metric close
+    # to full-batch NCA's, measured on the exact objective and by 3-NN on held-out data
+    X, y = _stochastic_problem()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
+    n = len(X_train)
+
+    def mean_p(L):
+        return -nca_loss_grad(L.ravel(), X_train, y_train)[0] / n
+
+    def knn(L):
+        clf = KNeighborsClassifier(n_neighbors=3).fit(X_train @ L.T, y_train)
+        return np.mean(clf.predict(X_test @ L.T) != y_test)
+
+    full = NCA(init="identity", max_iter=100).fit(X_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sgd = NCA(init="identity", batch_size=32, n_candidates=60, learning_rate=0.05, max_iter=20,
+                  random_state=0).fit(X_train, y_train)
+    start = mean_p(np.eye(10))
+    assert mean_p(sgd.components_) - start >= 0.7 * (mean_p(full.components_) - start)
+    assert knn(sgd.components_) <= knn(full.components_) + 0.02
+    assert knn(sgd.components_) < knn(np.eye(10)) - 0.02

@@ -185,3 +185,20 @@ def test_passive_wait_policy_leaves_the_environment_unchanged(user_value):
     proc = subprocess.run([sys.executable, "-c", _WAIT_POLICY, user_value], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("shape", [(37, 20, 5003), (133, 50, 4100), (2, 3, 4), (5, 7, 2049)])
+def test_split_dot_does_not_depend_on_the_thread_count(shape):
+    # NCA's block products: the same bits at 1 and 2 threads, close to one BLAS call
+    b, k, m = shape
+    rng = np.random.RandomState(0)
+    A, B = rng.randn(b, k), rng.randn(k, m)
+    results = []
+    with threads.single_threaded_blas():
+        for n_threads in (1, 2):
+            with threads.numba_threads(n_threads):
+                out = np.full((b, m), np.nan)
+                assert threads.split_dot(A, B, out) is out
+                results.append(out)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], A @ B, rtol=1e-12, atol=1e-12)

@@ -24,7 +24,17 @@ in memory.
 import numpy as np
 
 from .._kernels.mlkr import accumulate_transposed_sparse, mlkr_block_weights
-from .nca import _PRODUCTS_ABOVE, default_block_rows
+
+# With more embedded dimensions than this, squared distances come from BLAS inner
+# products (|a|^2 + |b|^2 - 2ab on centred Z); with fewer, the kernel's exact,
+# vectorised difference form is faster (measured for NCA's former kernel, which
+# MLKR's follows: k=20 faster, k=64 slower).
+_PRODUCTS_ABOVE = 32
+
+
+def default_block_rows(n_samples, *, target_bytes=32 * 2**20):
+    """Rows per block so that one ``(block_rows, n_samples)`` float64 block is about 32 MiB."""
+    return int(max(16, min(n_samples, target_bytes // (8 * max(n_samples, 1)))))
 
 
 def mlkr_loss_grad(params, X, y, *, block_rows=None):
@@ -42,7 +52,7 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
     block_rows : int, default=None
         Rows per block; peak extra memory is ``block_rows * n_samples``
         float64 values and as many int32 column indices. Default
-        :func:`shallowml._losses.nca.default_block_rows` (about 32 MiB).
+        :func:`default_block_rows` (about 32 MiB for the float64 block).
 
     Returns
     -------

@@ -14,26 +14,46 @@ to the anchors, zero row sums) and ``c = W^T 1``, the gradient is::
 
 an ``(n, n_components)`` matrix times ``X``: only ``Z``-sized accumulators and
 one ``(block_rows, n)`` block of ``W`` are ever held in memory. ``W`` is sparse
-once the softmax is sharp (weights below ``exp(-50)`` are zero), and the
-kernels skip its zeros when forming ``W Z`` and ``W^T Z``.
+once the softmax is sharp (weights below ``exp(-50)`` are zero): the kernels
+keep only its non-zeros, so after the distances (one BLAS product per block)
+the work is proportional to them.
+
+Per evaluation the unavoidable, GEMM-sized work is ``Z = X L^T``
+(``2 n d k`` flops), the inner products of the blocks (``2 n^2 k``), and the
+gradient products ``W Z`` and ``W^T Z`` (``4 n^2 k`` if ``W`` were dense, as
+in scikit-learn's ``Z^T W_sym X`` with a symmetrised ``n x n`` matrix:
+``2 n^2 k``) and ``(.)^T X`` (``2 n k d``): see
+``benchmarks/bench_nca.py --floor``.
 """
 
 import numpy as np
 
 from .._kernels.nca import accumulate_transposed, nca_block_weights
+from ..utils.threads import split_dot
 
-# With more embedded dimensions than this, squared distances come from BLAS inner
-# products (|a|^2 + |b|^2 - 2ab on centred Z); with fewer, the kernel's exact,
-# vectorised difference form is faster (measured: k=20 faster, k=64 slower).
-_PRODUCTS_ABOVE = 32
+# With at least this many embedded dimensions, squared distances come from one
+# BLAS product per block (|a|^2 + |b|^2 - 2ab on centred Z); with fewer, the
+# kernel's exact difference form costs about as much and has no cancellation.
+_PRODUCTS_FROM = 4
+# The product form is used only while every |z|^2 stays below this, so that
+# |a|^2 + |b|^2 + 2|ab| cannot overflow (otherwise: the difference form).
+_PRODUCTS_MAX_SQ_NORM = 1e300 / 4
+# bytes of the block buffers (float64 weights + int32 column indices)
+_BYTES_PER_PAIR = 12
 
 
 def default_block_rows(n_samples, *, target_bytes=32 * 2**20):
-    """Rows per block so that one ``(block_rows, n_samples)`` float64 block is about 32 MiB."""
-    return int(max(16, min(n_samples, target_bytes // (8 * max(n_samples, 1)))))
+    """Rows per block so that the block buffers of ``n_samples`` columns take about 32 MiB."""
+    return int(max(16, min(n_samples, target_bytes // (_BYTES_PER_PAIR * max(n_samples, 1)))))
 
 
-def nca_loss_grad(params, X, y_codes, *, anchors=None, block_rows=None, scale=1.0):
+def _center(*Zs):
+    """Subtract the mean of the last array from all (distances are translation invariant)."""
+    mean = Zs[-1].mean(axis=0)
+    return [np.ascontiguousarray(Z - mean) for Z in Zs]
+
+
+def nca_loss_grad(params, X, y_codes, *, anchors=None, candidates=None, block_rows=None, scale=1.0):
     """Negative NCA objective and its gradient with respect to the flattened ``L``.
 
     Parameters
@@ -45,20 +65,38 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, block_rows=None, scale=1.
         Class codes.
     anchors : ndarray of int64, default=None
         Distinct rows ``i`` whose ``p_i`` enter the objective (the stochastic,
-        mini-batch objective); the softmax of every anchor is still exact,
-        over all ``n`` samples. Default: all rows (the full objective).
+        mini-batch objective). Default: all rows (the full objective).
+    candidates : ndarray of int64, default=None
+        Distinct rows ``j`` that the anchors may pick as neighbours: each
+        anchor's softmax runs over these (minus the anchor itself) instead of
+        all ``n`` samples, so the cost no longer grows with ``n`` (the
+        sampled objective of :class:`shallowml.NCA`'s stochastic mode; see
+        its ``n_candidates``). Default: all rows (exact softmax).
     block_rows : int, default=None
-        Anchor rows per block; peak extra memory is ``block_rows * n_samples``
-        float64 values. Default :func:`default_block_rows`.
+        Anchor rows per block; peak extra memory is ``block_rows`` times the
+        number of candidates times 12 bytes. Default :func:`default_block_rows`.
     scale : float, default=1.0
         Multiplies loss and gradient (e.g. ``1 / batch_size`` for the
-        mini-batch mean, an unbiased estimate of the full objective over ``n``).
+        mini-batch mean).
 
     Returns
     -------
     loss : float
         ``-scale * sum_{i in anchors} p_i``.
     grad : ndarray of shape (n_components * n_features,)
+
+    Notes
+    -----
+    Per block of anchors, one BLAS product gives the inner products with all
+    candidates; a numba kernel turns them into distances, the softmax and the
+    gradient weights, keeping only the non-zero ones, and forms ``W Z`` and
+    ``W^T Z`` from those. The gradient is then
+
+        -2 * scale * ((W Z_C)^T X_A + (W^T Z_A - c * Z_C)^T X_C),
+
+    with ``A`` the anchors, ``C`` the candidates and ``c = W^T 1``
+    (``sum_ij W_ij (z_i - z_j)(x_i - x_j)^T`` with the zero row sums of
+    ``W`` used), two products of ``(n, k)`` by ``(n, d)`` matrices.
 
     Examples
     --------
@@ -74,39 +112,62 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, block_rows=None, scale=1.
     n, n_features = X.shape
     L = np.asarray(params, dtype=np.float64).reshape(-1, n_features)
     k = L.shape[0]
-    Z = X @ L.T
-    # distances are translation invariant and A = W + W^T - diag(c) has zero
-    # row sums, so centring Z changes neither loss nor gradient (it keeps the
-    # embedded values small)
-    Z -= Z.mean(axis=0)
-    Z = np.ascontiguousarray(Z)
-    from_products = k > _PRODUCTS_ABOVE
-    ZT = np.ascontiguousarray(Z.T)
-    sq_norms = np.einsum("ij,ij->i", Z, Z)
-    rows_all = np.arange(n, dtype=np.int64) if anchors is None else np.asarray(anchors, dtype=np.int64)
+    all_rows = anchors is None
+    rows_all = np.arange(n, dtype=np.int64) if all_rows else np.asarray(anchors, dtype=np.int64)
+    if candidates is None:
+        Xc, yc = X, y_codes
+        self_all = rows_all
+        (Zc,) = _center(X @ L.T)
+        Zr_all = Zc if all_rows else None
+    else:
+        cand = np.asarray(candidates, dtype=np.int64)
+        order = np.argsort(cand, kind="stable")
+        cand = cand[order]
+        Xc, yc = X[cand], y_codes[cand]
+        # the anchor's own column among the (sorted) candidates, or -1
+        pos = np.minimum(np.searchsorted(cand, rows_all), max(cand.size - 1, 0))
+        self_all = np.where((cand.size > 0) & (cand[pos] == rows_all), pos, -1).astype(np.int64)
+        Zr_all, Zc = _center(X[rows_all] @ L.T, Xc @ L.T)
+    m = Zc.shape[0]
+    if Zr_all is None:
+        Zr_all = np.ascontiguousarray(Zc[rows_all])
+    sq_cols = np.einsum("ij,ij->i", Zc, Zc)
+    sq_rows_all = sq_cols if (candidates is None and all_rows) else np.einsum("ij,ij->i", Zr_all, Zr_all)
+    from_products = bool(
+        k >= _PRODUCTS_FROM and m > 0
+        and max(sq_cols.max(initial=0.0), sq_rows_all.max(initial=0.0)) < _PRODUCTS_MAX_SQ_NORM
+    )
+    ZcT = np.ascontiguousarray(Zc.T)
+    y_rows_all = y_codes[rows_all]
+    n_rows = rows_all.size
     if block_rows is None:
-        block_rows = default_block_rows(n)
-    block_rows = int(max(1, min(block_rows, max(rows_all.size, 1))))
+        block_rows = default_block_rows(m)
+    block_rows = int(max(1, min(block_rows, max(n_rows, 1))))
 
-    AZ = np.zeros((n, k))
-    # columns 0..k-1: W^T Z, column k: c = W^T 1
-    WtZ1 = np.zeros((n, k + 1))
-    p = np.empty(rows_all.size)
-    buf = np.empty((block_rows, n))
-    wz = np.empty((block_rows, k))
-    for start in range(0, rows_all.size, block_rows):
-        rows = rows_all[start : start + block_rows]
-        b = rows.size
+    WZ = np.empty((n_rows, k))
+    # columns 0..k-1: W^T Z_A, column k: c = W^T 1
+    WtZ1 = np.zeros((m, k + 1))
+    p = np.empty(n_rows)
+    buf = np.empty((block_rows, m))
+    cols = np.empty((block_rows, m), dtype=np.int32)
+    counts = np.empty(block_rows, dtype=np.int64)
+    for start in range(0, n_rows, block_rows):
+        stop = min(start + block_rows, n_rows)
+        b = stop - start
         block = buf[:b]
-        # one block of all rows: Z @ Z.T lets BLAS use the symmetric product
-        Zb = Z if (anchors is None and b == n) else np.ascontiguousarray(Z[rows])
+        Zr = Zr_all[start:stop]
         if from_products:
-            np.dot(Zb, Z.T, out=block)
-        nca_block_weights(block, Z, ZT, sq_norms, from_products, rows, y_codes, p[start : start + b], wz[:b])
-        AZ[rows] += wz[:b]
-        accumulate_transposed(block, Zb, WtZ1, 64)
-    AZ += WtZ1[:, :k]
-    AZ -= WtZ1[:, k : k + 1] * Z
+            split_dot(Zr, ZcT, block)
+        nca_block_weights(block, cols[:b], counts[:b], Zr, ZcT, sq_rows_all[start:stop], sq_cols, from_products,
+                          self_all[start:stop], y_rows_all[start:stop], yc, Zc, p[start:stop], WZ[start:stop])
+        accumulate_transposed(block, cols[:b], counts[:b], Zr, WtZ1, 256)
     loss = -scale * float(np.sum(p))
-    grad = (-2.0 * scale) * (AZ.T @ X)
+    # (W^T Z_A - c * Z_C), then the two products with X
+    WtZ1[:, :k] -= WtZ1[:, k : k + 1] * Zc
+    if all_rows and candidates is None:
+        WtZ1[:, :k] += WZ
+        grad = WtZ1[:, :k].T @ X
+    else:
+        grad = WZ.T @ X[rows_all] + WtZ1[:, :k].T @ Xc
+    grad *= -2.0 * scale
     return loss, grad.ravel()

@@ -1,21 +1,28 @@
 """LMNN solver: active-set rounds of L-BFGS over an impostor list.
 
-Each round searches all pairs ``(i, l)`` of different classes within a
-slack factor times the squared margin radius ``max_j d_ij + 1`` (exact
-tiled search, :func:`shallowml._losses.lmnn.find_impostors`), then L-BFGS
-minimises the objective with the push sum over that list. After each round
-the exact impostor set at the new ``L`` is computed; the solver stops when
-it is contained in the list used and L-BFGS converged.
+Each round searches all pairs ``(i, l)`` of different classes within 1.5
+times the squared margin radius ``max_j d_ij + 1`` (blocked numba search),
+then L-BFGS minimises the objective with the push sum over that list. After
+each round the exact impostor set at the new ``L`` is computed; the solver
+stops when it is contained in the list used and L-BFGS converged. When it is
+not, a trust-region test compares the decrease of the true objective with the
+decrease the list showed: below half, later searches go 4 times wider; below a
+quarter, the round is also undone (at low rank, turning the projection brings
+far samples close, and L-BFGS would otherwise minimise an objective blind to
+them). A list holding a quarter of all pairs of different classes takes them
+all. Within a stage the true objective thus never increases from round to round.
 
+The searches are exact and tiled (:func:`shallowml._losses.lmnn.find_impostors`).
 A search is skipped when the last candidate list provably holds every
 impostor at the new ``L`` (square, well-conditioned ``L0`` of the list,
-``n_components == n_features``): with ``e = ||(L - L0) L0^-1||_2 < 1``
-every distance satisfies ``(1 - e) ||L0 v|| <= ||L v|| <= (1 + e) ||L0 v||``,
-so an impostor of ``i`` at ``L``, within the exact radius ``r_i`` there, lies
-within ``r_i / (1 - e)^2`` at ``L0``; when that is below the list's radius
-``slack * r0_i`` for every row, filtering the list at ``L`` gives the exact
-impostor set (the check stays exact, at the cost of one pass over the list).
-Late rounds, where ``L`` moves little, thus run without any search. The first
+``n_components == n_features``, searched with at least the current slack):
+with ``e = ||(L - L0) L0^-1||_2 < 1`` every distance satisfies
+``(1 - e) ||L0 v|| <= ||L v|| <= (1 + e) ||L0 v||``, so an impostor of ``i``
+at ``L``, within the exact radius ``r_i`` there, lies within
+``r_i / (1 - e)^2`` at ``L0``; when that is below the list's radius for every
+row, filtering the list at ``L`` gives the exact impostor set (the check
+stays exact, at the cost of one pass over the list). Late rounds, where
+``L`` moves little, thus run without any search. The first
 stages minimise a Huber smoothing of the hinge (widths 0.1, then 0.01), the
 last the exact objective, each warm-started from the previous one. The
 objective and its gradient are :func:`shallowml._losses.lmnn.lmnn_evaluate`;
@@ -46,6 +53,18 @@ __all__ = ["lmnn_active_set"]
 _CANDIDATE_SLACK = 1.2
 # reuse a list only when its L0 is this well conditioned (the bound needs L0^-1)
 _REUSE_MAX_COND = 1e6
+# A trust-region test on each round whose list turns out incomplete: the list's
+# objective fell by `predicted`, the true one (exact impostor set) by `actual`. When
+# actual < _WIDEN_RATIO * predicted the list was too narrow for the step L-BFGS took
+# (L moved so far that samples outside it became impostors, typical at low rank where
+# turning the projection brings far samples close) and the slack is multiplied by
+# _SLACK_GROWTH; below _UNDO_RATIO the round is also undone.
+_WIDEN_RATIO = 0.5
+_UNDO_RATIO = 0.25
+_SLACK_GROWTH = 4.0
+# When the candidates are this fraction of all pairs of different classes, the list
+# takes them all: it costs at most 1 / fraction times more and is never stale.
+_ALL_PAIRS_FRACTION = 0.25
 _MAX_ROUNDS = 50
 # L-BFGS iterations of the first round; each further round may take twice as many
 _FIRST_ROUND_ITER = 10
@@ -66,7 +85,7 @@ def _exact_subset(radius, indptr, indices, dists):
     return sub_ptr, indices[keep]
 
 
-def _reuse_state(L, Z, radius, truncated):
+def _reuse_state(L, Z, list_radius, truncated):
     """What :func:`_reusable` needs of a freshly searched list at ``L`` (None: not reusable)."""
     if truncated or L.shape[0] != L.shape[1] or not np.all(np.isfinite(L)):
         return {"L": None}
@@ -74,7 +93,7 @@ def _reuse_state(L, Z, radius, truncated):
     if sv[-1] <= sv[0] / _REUSE_MAX_COND:
         return {"L": None}
     zz = float(np.max(np.einsum("ij,ij->i", Z, Z), initial=0.0))
-    return {"L": L.copy(), "list_radius": _CANDIDATE_SLACK * radius, "zz": zz}
+    return {"L": L.copy(), "list_radius": list_radius, "zz": zz}
 
 
 def _reusable(cand, L, Z, radius):
@@ -123,8 +142,8 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         which a round stops; also L-BFGS's gradient tolerance.
     max_impostors : int
         Budget on stored impostor pairs; beyond it rows keep their closest
-        impostors (a ``UserWarning``), the solver stops after the first
-        converged round and ``result.info["approximate"]`` is True.
+        impostors (a ``UserWarning``) and the solver stops after the first
+        converged round.
     callback : callable, default=None
         ``callback(x, n_iter)`` after every L-BFGS iteration, ``x`` the flat
         ``L``; returning True stops the solver (``result.stopped``).
@@ -138,9 +157,10 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     -------
     result : SolverResult
         ``x`` the flat final ``L``, ``fun`` the classic objective at it;
-        ``info["approximate"]`` whether a list was cut to ``max_impostors``
-        (the objective minimised was then approximate) and
-        ``info["n_searches"]`` the number of full impostor searches.
+        ``info["approximate"]`` whether the final list was cut to
+        ``max_impostors`` (the objective minimised was then approximate),
+        ``info["n_searches"]`` the number of full impostor searches and
+        ``info["n_truncated_searches"]`` how many of them were cut.
     n_active : int
         Triplets with a positive hinge at ``x``.
     """
@@ -148,6 +168,8 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     n_components = L.shape[0]
     mu = float(push_weight)
     budget = int(max_impostors)
+    # number of ordered pairs of samples of different classes
+    n_other = n * n - int(np.sum(np.bincount(y_codes).astype(np.int64) ** 2))
     state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
              "trace": [], "stalled": False, "stopped": False, "searches": 0}
     history = []
@@ -155,26 +177,34 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     table = ProgressTable(name, [("Iteration", 10, "d"), ("Objective Value", 20, ".6e"),
                                  ("Active Triplets", 16, "d"), ("Step", 12, ".3e")], enabled=verbose)
 
-    # the last searched list: its map, squared radii, and what reuse needs
+    # the last searched list: its map, radii and slack, and what reuse needs
     cand = {"L": None}
 
-    def prepare(L):
-        """``(L, Z, radius, reuse)``: the exact radii at ``L``, and whether the last list still serves."""
+    def prepare(L, slack):
+        """``(L, Z, radius, slack, reuse)``: exact radii at ``L``; whether the last list still serves."""
         Z = X @ L.T
         radius = margin_radius(Z, targets)
-        return L, Z, radius, _reusable(cand, L, Z, radius)
+        reuse = cand.get("slack", 0.0) >= slack and _reusable(cand, L, Z, radius)
+        return L, Z, radius, slack, reuse
 
     def search(prepared, progress=None):
         """``(radius, indptr, indices, dists, truncated)``: exact radii and a candidate list at ``L``."""
-        L, Z, radius, reuse = prepared
+        L, Z, radius, slack, reuse = prepared
         if reuse:
             indptr, indices = cand["indptr"], cand["indices"]
             return radius, indptr, indices, csr_sq_dists(Z, indptr, indices), False
         state["searches"] += 1
+        list_radius = slack * radius
         indptr, indices, dists, truncated = find_impostors(
-            Z, y_codes, _CANDIDATE_SLACK * radius, max_pairs=budget, progress=progress
+            Z, y_codes, list_radius, max_pairs=budget, progress=progress
         )
-        cand.update(_reuse_state(L, Z, radius, truncated), indptr=indptr, indices=indices)
+        if not truncated and indices.size >= _ALL_PAIRS_FRACTION * n_other and n_other <= budget:
+            # every pair of different classes (rows without target neighbours have no
+            # triplets and stay empty); finfo.max, not inf, as the kernels' sentinel
+            list_radius = np.where(radius > 0, np.finfo(np.float64).max, 0.0)
+            indptr, indices, dists, truncated = find_impostors(Z, y_codes, list_radius, max_pairs=budget,
+                                                               progress=progress)
+        cand.update(_reuse_state(L, Z, list_radius, truncated), indptr=indptr, indices=indices, slack=slack)
         return radius, indptr, indices, dists, truncated
 
     def make_fun(indptr, indices, smoothing):
@@ -204,8 +234,9 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
                 raise StopIteration
 
     x = L.ravel().copy()
+    slack = _CANDIDATE_SLACK
     with table.phase("Finding impostors") as progress:
-        radius, indptr, indices, dists, truncated = search(prepare(L), progress)
+        radius, indptr, indices, dists, truncated = search(prepare(L, slack), progress)
     table.start()
     converged = False
     message = "maximum number of rounds reached"
@@ -215,6 +246,7 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         # short rounds first (L moves most at the start), longer ones later
         round_iter = min(max_iter - state["iter"], _FIRST_ROUND_ITER * 2**rnd)
         state["trace"], state["stalled"] = [], False
+        x_start = x
         res = minimize_lbfgs(
             make_fun(indptr, indices, _SMOOTHING[stage]), x, max_iter=round_iter, tol=tol,
             callback=on_iter,
@@ -224,14 +256,34 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
         if state["stopped"]:
             message = STOPPED_BY_CALLBACK
             break
-        used_ptr, used_idx = indptr, indices
-        prepared = prepare(x.reshape(n_components, -1))
-        what = "impostors from the candidate list" if prepared[3] else "finding impostors"
+        used_ptr, used_idx, used_truncated = indptr, indices, truncated
+        prepared = prepare(x.reshape(n_components, -1), slack)
+        what = "impostors from the candidate list" if prepared[4] else "finding impostors"
         with table.phase(f"Round {rnd + 1} done; {what}") as progress:
             radius, indptr, indices, dists, truncated = search(prepared, progress)
         n_truncated += int(truncated)
         ex_ptr, ex_idx = _exact_subset(radius, indptr, indices, dists)
         complete = bool(np.all(rows_contained(ex_ptr, ex_idx, used_ptr, used_idx)))
+        if not (complete or truncated or used_truncated) and res.history:
+            # The list was searched at the round's start, so the first evaluation is the
+            # true (stage) objective there; at the end the exact impostor set gives it.
+            start = res.history[0] * n
+            end = lmnn_evaluate(x, X, targets, ex_ptr, ex_idx, mu, n_components, _SMOOTHING[stage])[0]
+            predicted, actual = start - res.fun * n, start - end
+            if actual < _WIDEN_RATIO * predicted:
+                slack *= _SLACK_GROWTH
+            if actual < _UNDO_RATIO * predicted:
+                x = x_start
+                with table.phase(f"Round {rnd + 1} undone (objective {start:.6e} -> {end:.6e}, "
+                                 f"the list predicted {start - predicted:.6e}); "
+                                 f"finding impostors within {slack:g} x the margin radius") as progress:
+                    radius, indptr, indices, dists, truncated = search(
+                        prepare(x.reshape(n_components, -1), slack), progress)
+                n_truncated += int(truncated)
+                if state["iter"] >= max_iter:
+                    message = "maximum number of iterations reached"
+                    break
+                continue
         # a round ends early on the tolerance rule, on L-BFGS's own tolerances, or on a
         # failed line search; the smoothed stages move on either way, the exact stage
         # converges only on a tolerance

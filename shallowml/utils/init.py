@@ -7,6 +7,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_array
 
 from .._solvers.eigen import fisher_directions
+from .linalg import principal_subspace
 from .validation import column_means
 
 INIT_OPTIONS = ("auto", "pca", "lda", "identity", "random")
@@ -91,16 +92,21 @@ def initial_components(init, X, y_codes, n_components, *, random_state):
                 f"init='lda' needs n_components <= min(n_features, n_classes - 1) = "
                 f"{min(n_features, n_classes - 1)}, got {n_components}."
             )
-        S_w, S_b = class_scatters(X, y_codes)
-        _, V = fisher_directions(S_b, S_w, n_components)
-        L0 = V.T
-        # rescale to unit-variance output so the starting metric has a sensible scale;
-        # a direction without variance (more components than informative directions)
-        # gets unit norm, not the 1 / sqrt(floor) of the regularised eigenproblem
+        # Fisher directions within the principal subspace of X: a feature constant in
+        # the training data (a border pixel) or an exact duplicate would make the
+        # within-class scatter singular, and its weight arbitrary. Rows beyond the rank
+        # of the centred data stay zero (no direction without variance gets a weight).
+        mean, basis, _ = principal_subspace(X)
+        r = min(n_components, basis.shape[1])
+        L0 = np.zeros((n_components, n_features))
+        if r:
+            S_w, S_b = class_scatters((X - mean) @ basis, y_codes)
+            _, V = fisher_directions(S_b, S_w, r)
+            L0[:r] = (basis @ V).T
+        # rescale to unit-variance output so the starting metric has a sensible scale
         Z = (X - column_means(X)) @ L0.T
         scale = np.sqrt(np.mean(Z * Z, axis=0))
-        scale = np.where(scale > 0, scale, np.linalg.norm(L0, axis=1))
-        return L0 / scale[:, None]
+        return L0 / np.where(scale > 0, scale, 1.0)[:, None]
     raise ValueError(f"init must be one of {INIT_OPTIONS} or an array, got {init!r}.")
 
 

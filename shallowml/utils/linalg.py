@@ -3,6 +3,8 @@
 import numpy as np
 from scipy import linalg
 
+from .validation import column_means
+
 
 def components_from_metric(M, *, tol=1e-8, atol=0.0):
     """Return ``L`` with ``L.T @ L == M`` for a symmetric PSD matrix ``M``.
@@ -87,7 +89,7 @@ def principal_subspace(X, *, rtol=1e-10):
         Columns sorted by decreasing variance. ``rank`` may be 0.
     variances : ndarray of shape (rank,)
     """
-    mean = X.mean(axis=0)
+    mean = column_means(X)  # exact on constant columns
     Xc = X - mean
     scale = np.abs(Xc).max(initial=0.0)
     if scale == 0.0:

@@ -40,21 +40,95 @@ BLAS calls (its own small products and scipy's L-BFGS-B updates) are tiny.
 BLAS limits are process-wide
 by nature, so one fit at a time holds the limit and restores it itself;
 concurrent fits in several threads never leave it behind. Other threads
-doing BLAS work during such a fit run it single-threaded too.
+doing BLAS work during such a fit run it single-threaded too. NCA holds the
+limit too, and runs its large block products (``n^2 k`` flops per
+evaluation) with :func:`split_dot`: column pieces of one product, each a
+one-thread BLAS call, in as many threads as a parallel kernel would get
+(:func:`kernel_threads`); the pool's idle threads wait on a queue instead of
+spinning.
 """
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._kernels._threads import kernel_threads, openmp_cap, share, start_thread_pool
 
-__all__ = ["kernel_threads", "numba_threads", "openmp_cap", "share", "single_threaded_blas", "start_thread_pool"]
+__all__ = ["kernel_threads", "numba_threads", "openmp_cap", "split_dot", "share", "single_threaded_blas",
+           "start_thread_pool"]
 
 _lock = threading.Lock()
 _blas_holder = None
+_pool = None
+# column pieces of a split product (fixed: the pieces, hence the bits, never depend on the thread count)
+_SPLIT_COLUMNS = 2048
+
+
+def _dot_pool():
+    """The process's pool of threads for :func:`split_dot` (created on first use)."""
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="shallowml-dot")
+    return _pool
+
+
+def split_dot(A, B, out):
+    """``out[:] = A @ B`` in column pieces, several threads each making one-thread BLAS calls.
+
+    Meant for large products run while BLAS is held at one thread
+    (:func:`single_threaded_blas`): the columns of ``B`` and ``out`` are
+    cut into pieces of a fixed width (2048), one BLAS call per piece (``B``
+    is packed once in all, as in a single call), shared among as many
+    threads as a parallel numba kernel started now would get
+    (:func:`kernel_threads`: concurrent fits share the cores,
+    ``numba.set_num_threads`` limits it). The calling thread takes part;
+    the pool's idle threads sleep on a queue instead of spinning. The pieces
+    do not depend on the number of threads, so neither does the result.
+
+    Parameters
+    ----------
+    A : ndarray of shape (b, k), float64
+    B : ndarray of shape (k, m), float64, C-contiguous
+    out : ndarray of shape (b, m), float64, C-contiguous
+
+    Returns
+    -------
+    out : ndarray of shape (b, m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.utils.threads import split_dot
+    >>> A, B = np.arange(6.0).reshape(3, 2), np.ones((2, 4))
+    >>> split_dot(A, B, np.empty((3, 4)))[:, 0]
+    array([1., 5., 9.])
+    """
+    m = B.shape[1]
+    bounds = list(range(0, m, _SPLIT_COLUMNS)) + [m]
+    pieces = list(zip(bounds[:-1], bounds[1:]))
+    if len(pieces) <= 1:
+        np.matmul(A, B, out=out)
+        return out
+    with kernel_threads() as n_threads:
+        n_threads = min(n_threads, len(pieces))
+        # thread t takes pieces t, t + n_threads, ... (the calling thread is t = 0)
+        futures = [_dot_pool().submit(_dot_pieces, A, B, out, pieces[t::n_threads]) for t in range(1, n_threads)]
+        _dot_pieces(A, B, out, pieces[::n_threads])
+        for future in futures:
+            future.result()
+    return out
+
+
+def _dot_pieces(A, B, out, pieces):
+    for lo, hi in pieces:
+        np.matmul(A, B[:, lo:hi], out=out[:, lo:hi])
 
 
 @contextmanager
