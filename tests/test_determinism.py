@@ -91,6 +91,9 @@ def test_parallel_variants_run_above_the_size_switch(name, monkeypatch):
         return kernel
 
     monkeypatch.setattr(SizeDispatched, "pick", recording_pick)
+    # an OMP_NUM_THREADS=1 left by an earlier test (Dask workers set it) would cap the
+    # kernels' threads at one (shallowml._kernels._threads.openmp_cap)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     # the tiled searches (impostors, target neighbours) run on Python threads instead
     from shallowml._kernels import _tiles
 
