@@ -12,7 +12,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from shallowml import LMNN
-from shallowml._kernels import _options
+from shallowml._kernels import _options, _threads
 from shallowml.utils import threads
 
 
@@ -34,20 +34,24 @@ def test_share():
     ({"OMP_NUM_THREADS": "junk"}, None),
     ({"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}, None),  # numba's own variable wins
 ])
-def test_openmp_cap(monkeypatch, env, cap):
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    assert threads.openmp_cap() == cap
+def test_openmp_cap(env, cap):
+    assert threads.openmp_cap(env) == cap
 
 
 def test_omp_num_threads_caps_the_kernels(monkeypatch):
-    # as in a Dask worker process: OMP_NUM_THREADS=1, numba's variable unset
-    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # as in a Dask worker process: started with OMP_NUM_THREADS=1, numba's variable unset
+    monkeypatch.setattr(_threads, "_START_ENV", {"OMP_NUM_THREADS": "1"})
     with threads.kernel_threads() as k:
         assert k == 1 and numba.get_num_threads() == 1
+
+
+def test_omp_num_threads_set_later_does_not_cap_the_kernels(monkeypatch):
+    """distributed's LocalCluster sets OMP_NUM_THREADS=1 in its parent process (for its
+    workers); the parent's own fits (e.g. GridSearchCV's refit) keep their threads."""
+    monkeypatch.setattr(_threads, "_START_ENV", {})
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    with threads.kernel_threads() as k:
+        assert k == numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
 
 
 def test_concurrent_kernels_share_the_threads(monkeypatch):

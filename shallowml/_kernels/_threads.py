@@ -38,16 +38,26 @@ def start_thread_pool():
     return numba.threading_layer()
 
 
-def openmp_cap():
+# The variables as this process started (read at import, as an OpenMP runtime reads
+# them once): distributed's LocalCluster writes OMP_NUM_THREADS=1 into its *parent's*
+# environment before spawning workers, which must not cap the parent's kernels.
+_START_ENV = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS") if k in os.environ}
+
+
+def openmp_cap(environ=None):
     """``OMP_NUM_THREADS`` as a cap on the kernels' threads, when ``NUMBA_NUM_THREADS`` is not set.
 
-    Dask's worker processes set ``OMP_NUM_THREADS=1`` (not numba's variable), and
-    users of scikit-learn limit its OpenMP code with it; the kernels follow it
-    unless numba's own variable says otherwise. None when there is no cap.
+    Dask's worker processes start with ``OMP_NUM_THREADS=1`` (not numba's
+    variable), and users of scikit-learn limit its OpenMP code with it; the
+    kernels follow it unless numba's own variable says otherwise. ``environ``
+    defaults to the variables as they were when shallowml was imported; a
+    later change (``os.environ``) is ignored, as OpenMP ignores it. None when
+    there is no cap.
     """
-    if "NUMBA_NUM_THREADS" in os.environ:
+    env = _START_ENV if environ is None else environ
+    if "NUMBA_NUM_THREADS" in env:
         return None
-    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    value = env.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 

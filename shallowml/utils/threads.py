@@ -11,9 +11,13 @@ of the process. So:
 - joblib's loky backend (``GridSearchCV(n_jobs=...)``) sets
   ``NUMBA_NUM_THREADS`` in its workers to their share of the cores, as it
   does for BLAS and OpenMP;
-- ``OMP_NUM_THREADS`` caps the kernels too unless ``NUMBA_NUM_THREADS`` is
-  set (Dask's worker processes set ``OMP_NUM_THREADS=1``; scikit-learn users
-  limit its OpenMP code with it);
+- ``OMP_NUM_THREADS`` in the environment a process starts with caps the
+  kernels too unless ``NUMBA_NUM_THREADS`` is set (Dask's worker processes
+  start with ``OMP_NUM_THREADS=1``; scikit-learn users limit its OpenMP code
+  with it). Like OpenMP, shallowml reads it once, at import: distributed's
+  ``LocalCluster`` writes ``OMP_NUM_THREADS=1`` into the environment of the
+  process that creates it, and that process's own fits (a grid search's
+  refit) keep their threads;
 - fits running concurrently in threads of one process (joblib's threading
   backend, Dask's threaded workers) share the cores instead of each using
   all of them; a kernel whose share is one thread runs its serial variant.
