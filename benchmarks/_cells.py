@@ -177,13 +177,16 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
     e.g. its worker dying). The columns (dataset, method) run side by side, and
     within a column split ``i + 1`` is submitted when split ``i`` has finished
     within ``time_limit``: the cluster computes the same cells as
-    :func:`run_serial`, no split after the one that ended a column. Cells are
+    :func:`run_serial`, no split after the one that ended a column. A dataset's
+    cells go before those of the datasets after it (Dask task priority), so a
+    run stopped part-way has finished whole datasets. Cells are
     logged as they finish. ``on_cell(n_done, client)`` is called after each one
     (tests use it to kill a worker).
     """
     import distributed
 
     data, n_splits, columns = {}, {}, []
+    order = {name: k for k, (name, _) in enumerate(datasets)}
     for name, splits in datasets:
         # once per dataset, not per task; on every worker, so that losing one loses no data
         data[name] = client.scatter([splits], broadcast=True, hash=False)[0]
@@ -194,8 +197,10 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
     def submit(name, m):
         i = _next_split(log, name, m.name, n_splits[name], time_limit)
         if i is not None:
+            # earlier datasets first: a run stopped part-way leaves whole datasets done
             fut = client.submit(run_cell, data[name], m, i, max_train, time_limit, evaluate, log.scores,
-                                pure=False, retries=1, key=f"{log.path.stem}-{name}-{m.name}-{i}")
+                                pure=False, retries=1, key=f"{log.path.stem}-{name}-{m.name}-{i}",
+                                priority=-order[name])
             jobs[fut] = (name, m)
             pending.add(fut)
 
