@@ -113,14 +113,13 @@ class CellLog:
         return row
 
 
-def _report(done, total, dataset, row, start):
+def _report(done, total, dataset, row, start, score):
     """One line per finished cell: a text progress bar over the cells, then the cell.
 
     ``total`` counts every split of every column, an upper bound: a column that
     fails or reaches the time limit skips its remaining splits.
     """
-    first = next(k for k in row if k not in ("method", "source", "split", "split_index", "n_fit", "dataset"))
-    what = (f"{first} {row[first]:.3f} fit {row['fit_time']:7.2f} s" if row["status"] == "ok"
+    what = (f"{score} {row[score]:.3f} fit {row['fit_time']:7.2f} s" if row["status"] == "ok"
             else row["status"])
     filled = int(20 * done / max(total, 1))
     _log(f"[{'#' * filled}{'.' * (20 - filled)}] {done:4d}/{total} {dataset:<14s} {row['method']:<24s} "
@@ -148,7 +147,7 @@ def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate):
             while (i := _next_split(log, name, m.name, len(splits), time_limit)) is not None:
                 row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate, log.scores))
                 done += 1
-                _report(done, total, name, row, start)
+                _report(done, total, name, row, start, log.scores[0])
 
 
 def dask_client(scheduler=None, workers=None):
@@ -216,7 +215,7 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
         name, m = jobs.pop(fut)
         row = log.add(name, fut.result())
         done += 1
-        _report(done, n_at_most, name, row, start)
+        _report(done, n_at_most, name, row, start, log.scores[0])
         submit(name, m)
         if on_cell is not None:
             on_cell(done, client)

@@ -36,14 +36,11 @@ class ScaledSubspace:
 
     def __init__(self, X, *, rtol=1e-10):
         X = np.asarray(X, dtype=np.float64)
+        # data_spread's means are exact on constant features (e.g. a pixel constant in a
+        # training split of data standardised as a whole), so those columns are exactly 0
         mean, scale = data_spread(X)
         Xs = (X - mean) / scale
         col = np.abs(Xs).max(axis=0)
-        # a constant feature (e.g. a pixel constant in a training split of data
-        # standardised as a whole) is centred exactly, not to the round-off of its mean
-        constant = np.ptp(X, axis=0) == 0
-        Xs[:, constant] = 0.0
-        col[constant] = 0.0
         col = col[col > 0]
         if col.min(initial=1.0) < np.sqrt(rtol):
             # such a feature's variance is below rtol of the largest: it may be
