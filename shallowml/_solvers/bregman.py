@@ -16,18 +16,11 @@ import numpy as np
 from scipy import linalg
 
 from .._kernels.itml import itml_sweep
+from ..utils.scaling import power_of_two_scale
 from .progress import ProgressTable
 from .result import STOPPED_BY_CALLBACK, SolverResult
 
 __all__ = ["itml_solve"]
-
-
-def _pow2_scale(V):
-    """Power of two close to ``max|V|`` (exact rescaling), or 0 if V is all zero."""
-    m = float(np.abs(V).max(initial=0.0))
-    if m == 0.0:
-        return 0.0
-    return float(2.0 ** np.round(np.log2(m)))
 
 
 def _prior_matrix(prior, points, s, d):
@@ -94,7 +87,7 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, n
     V = np.asarray(V, dtype=np.float64)
     sign = np.asarray(sign, dtype=np.float64)
     d = V.shape[1]
-    s = _pow2_scale(V)
+    s = power_of_two_scale(V)
     if s == 0.0:
         raise ValueError("Every pair has two identical points (zero difference); nothing to learn.")
     Vs = np.ascontiguousarray(V / s)
