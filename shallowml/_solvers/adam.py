@@ -45,7 +45,7 @@ def _diverged(learning_rate, epoch, what):
 def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100,
                   learning_rate=1e-2, beta1=0.9, beta2=0.999, epsilon=1e-8, tol=1e-4,
                   n_iter_no_change=10, val_fun=None, state=None, divergence_factor=1e6,
-                  verbose=0, name="Adam", callback=None, batches=None):
+                  verbose=0, name="Adam", callback=None, batches=None, schedule="constant"):
     """Minimise an average loss over ``n_items`` with mini-batch Adam.
 
     Each epoch visits the items in a fresh random order, in batches of
@@ -96,6 +96,16 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
         ``batches(random_state) -> list of int arrays``: the mini-batches of
         one epoch (e.g. :func:`shallowml.constraints.class_balanced_batches`);
         default: a random permutation of the items cut into ``batch_size``.
+    schedule : {'constant', 'cosine'}, default='constant'
+        Step size over the run. 'constant': ``learning_rate`` at every step.
+        'cosine': ``learning_rate * (1 + cos(pi * s)) / 2`` with ``s`` the
+        fraction of the ``max_iter`` epochs done before the step (one value
+        per mini-batch, ``s = (epoch - 1 + b / n_batches) / max_iter``), so
+        the step shrinks smoothly from ``learning_rate`` towards 0 at the
+        last epoch: late steps average out the mini-batch noise instead of
+        leaving the iterate wherever the last noisy steps put it
+        (Loshchilov & Hutter, "SGDR: stochastic gradient descent with warm
+        restarts", ICLR 2017, without the restarts).
 
     Returns
     -------
@@ -109,6 +119,8 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
         When a loss, gradient or parameter becomes non-finite or the loss
         explodes. Nothing is returned, so callers never store NaN parameters.
     """
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
     x = np.array(x0, dtype=np.float64, copy=True)
     if state is None:
         state = AdamState.zeros_like(x)
@@ -138,8 +150,13 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
             epoch_batches = batches(rng)
         total = 0.0
         seen = 0
-        for idx in epoch_batches:
+        n_batches = len(epoch_batches)
+        for b, idx in enumerate(epoch_batches):
             seen += idx.size
+            step = learning_rate
+            if schedule == "cosine":
+                done = (epoch - 1 + b / max(n_batches, 1)) / max_iter
+                step = learning_rate * 0.5 * (1.0 + np.cos(np.pi * done))
             loss, grad = fun(x, idx)
             if not np.isfinite(loss) or not np.all(np.isfinite(grad)):
                 raise _diverged(learning_rate, epoch, "the loss or its gradient is NaN or infinite")
@@ -157,7 +174,7 @@ def minimize_adam(fun, x0, n_items, *, random_state, batch_size=64, max_iter=100
             state.v += (1.0 - beta2) * grad * grad
             m_hat = state.m / (1.0 - beta1**state.t)
             v_hat = state.v / (1.0 - beta2**state.t)
-            x -= learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+            x -= step * m_hat / (np.sqrt(v_hat) + epsilon)
             if not np.all(np.isfinite(x)):
                 raise _diverged(learning_rate, epoch, "the parameters became NaN or infinite")
         train_loss = total / max(seen, 1)
