@@ -45,7 +45,7 @@ Usage::
     python -m benchmarks.bench_nca --datasets synthetic --n-samples 4000 8000 --out nca_scale
     # make_classification(30000, 50, 10 classes), 70 % train; scikit-learn limited to 900 s
     python -m benchmarks.bench_nca --datasets large --time-limit 900 \
-        --sgd '{"batch_size": 512, "n_candidates": 2048}' --out nca_large
+        --sgd '{"batch_size": 512}' --out nca_large
 """
 
 import argparse

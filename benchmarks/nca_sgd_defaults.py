@@ -44,9 +44,10 @@ Run: ``python -m benchmarks.nca_sgd_defaults [--datasets large letter ...]
 4096] [--batch-sizes 256 512] [--schedules constant cosine] [--out
 nca_sgd_defaults]``; the raw results go to
 ``docs/benchmark_results/<out>.json`` and the tables to ``<out>.md``.
-``--summarize FILE.json [...]`` recomputes the tables from saved raw results
-(several files from separate invocations are merged, keeping the first run
-of a dataset's full-NCA reference and each configuration's fits beside it).
+``--summarize FILE.json [...] [--out NAME]`` recomputes the tables from saved
+raw results (several files from separate invocations, one per dataset here,
+are merged; each dataset keeps the full-NCA reference of its own run, so
+every ratio stays within one run).
 """
 
 import argparse
@@ -250,7 +251,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.summarize:
         record = merge([json.loads(Path(p).read_text()) for p in args.summarize])
-        print(to_markdown(record))
+        record["merged_from"] = [Path(p).name for p in args.summarize]
+        command = "python -m benchmarks.nca_sgd_defaults " + " ".join(
+            argv if argv is not None else __import__("sys").argv[1:])
+        md = to_markdown(record, command)
+        md += "".join(f"\nMerged from `{name}` (run {json.loads(Path(p).read_text())['machine']['date']}, "
+                      f"load {json.loads(Path(p).read_text())['machine']['load_average_1min']:.2f} at its start)."
+                      for p, name in zip(args.summarize, record["merged_from"]))
+        print(md)
+        if args.out:
+            write_results(args.out, record, md + "\n")
         return record
     configs = [dict(learning_rate=lr, n_candidates=nc, batch_size=bs, learning_rate_schedule=s)
                for s, lr, nc, bs in itertools.product(args.schedules, args.learning_rates, args.candidates,

@@ -686,3 +686,24 @@ def test_stochastic_mode_with_candidates_learns():
     assert mean_p(sgd.components_) - start >= 0.7 * (mean_p(full.components_) - start)
     assert knn(sgd.components_) <= knn(full.components_) + 0.02
     assert knn(sgd.components_) < knn(np.eye(10)) - 0.02
+
+
+@pytest.mark.slow
+def test_stochastic_mode_defaults_reach_full_nca():
+    # issue 14: a user who sets only batch_size gets full NCA's 3-NN error (within one point;
+    # on this small problem the stochastic mode is even better, full NCA overfits a little):
+    # the learning rate, candidates and step-size schedule of benchmarks/nca_sgd_defaults.py.
+    # 1400 training samples, so the default 1024 candidates are a sample, not all of them
+    X, y = make_classification(n_samples=2000, n_features=20, n_informative=10, n_classes=10, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=0.7, stratify=y, random_state=0)
+
+    def knn(L):
+        clf = KNeighborsClassifier(n_neighbors=3).fit(X_train @ L.T, y_train)
+        return np.mean(clf.predict(X_test @ L.T) != y_test)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = knn(NCA().fit(X_train, y_train).components_)
+        for seed in (0, 1):
+            sgd = NCA(batch_size=128, random_state=seed).fit(X_train, y_train)
+            assert knn(sgd.components_) <= full + 0.01, seed

@@ -89,6 +89,8 @@ def test_progress_phase_and_disabled_table(capsys):
 # parameters that only some modes use default to None and warn when set but unused
 UNUSED = [
     (lambda: NCA(learning_rate=0.1, max_iter=2, random_state=0), "learning_rate=0.1 has no effect without batch_size"),
+    (lambda: NCA(learning_rate_schedule="constant", max_iter=2, random_state=0),
+     "learning_rate_schedule='constant' has no effect without batch_size"),
     (lambda: LinearSiamese_Supervised(loss="contrastive", mining="all", max_iter=2, random_state=0),
      "mining='all' has no effect with loss='contrastive'"),
     (lambda: LinearSiamese_Supervised(loss="npair", mining="all", max_iter=2, random_state=0),
@@ -125,6 +127,7 @@ def test_a_parameter_the_mode_ignores_warns(make, message):
 
 USED = [
     lambda: NCA(learning_rate=0.1, batch_size=50, max_iter=2, random_state=0),
+    lambda: NCA(learning_rate_schedule="constant", batch_size=50, max_iter=2, random_state=0),
     lambda: LinearSiamese_Supervised(loss="triplet", mining="all", margin=0.5, max_iter=2, random_state=0),
     lambda: LinearSiamese_Supervised(loss="contrastive", margin=2.0, n_pairs=100, max_iter=2, random_state=0),
     lambda: LinearSiamese_Supervised(loss="koch", n_pairs=100, max_iter=2, random_state=0),
@@ -149,7 +152,8 @@ def test_used_parameters_do_not_warn_and_change_the_result(make):
     # each parameter set here changes the fit (it is not ignored either)
     defaults = type(est)().get_params()
     params = {k: v for k, v in est.get_params().items()
-              if k in ("learning_rate", "mining", "margin", "n_pairs", "samples_per_class") and defaults[k] is None
+              if k in ("learning_rate", "learning_rate_schedule", "mining", "margin", "n_pairs",
+                       "samples_per_class") and defaults[k] is None
               and v is not None}
     assert params
     for name in params:  # each one alone changes the fit
