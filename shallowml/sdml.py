@@ -191,12 +191,15 @@ class SDML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     >>> import numpy as np
     >>> from shallowml import SDML
     >>> # similar pairs differ mostly along y, dissimilar ones along x
-    >>> pairs = np.array([[[0.0, 0.0], [0.2, 2.0]], [[0.0, 0.0], [1.0, 0.1]],
-    ...                   [[1.0, 1.0], [1.1, 3.0]], [[1.0, 1.0], [2.0, 1.3]]])
+    >>> pairs = np.array([[[0.0, 0.0], [0.1, 1.0]], [[0.0, 0.0], [1.2, 0.1]],
+    ...                   [[1.0, 1.0], [1.1, 2.0]], [[1.0, 1.0], [2.2, 1.2]]])
     >>> y = np.array([1, -1, 1, -1])
     >>> sdml = SDML(balance_param=0.1).fit(pairs, y)
     >>> sdml.predict(pairs).tolist()
     [1, -1, 1, -1]
+    >>> M = sdml.get_mahalanobis_matrix()  # x weighted up, y down
+    >>> bool(M[0, 0] > 1.0 > M[1, 1])
+    True
     >>> sdml.psd_floor_
     0.0
     """
