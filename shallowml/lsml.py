@@ -244,6 +244,12 @@ class LSML(QuadrupletsMixin, MahalanobisMixin, BaseEstimator):
     >>> lsml = LSML().fit(quadruplets)
     >>> lsml.predict(quadruplets).tolist()
     [1, 1, 1, 1]
+    >>> # the same quadruplets as integer indices into an array of their points
+    >>> X = quadruplets.reshape(-1, 2)
+    >>> idx = np.arange(16).reshape(4, 4)
+    >>> by_index = LSML(preprocessor=X).fit(idx)
+    >>> bool(np.array_equal(by_index.components_, lsml.components_))
+    True
     """
 
     _parameter_constraints = {**_CONSTRAINTS, "preprocessor": PREPROCESSOR_CONSTRAINT}

@@ -207,6 +207,13 @@ class MMC(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     [1, -1, 1, -1]
     >>> bool(mmc.score(pairs, y) == 1.0)
     True
+    >>> # the same pairs as integer indices into an array of their points
+    >>> X, inverse = np.unique(pairs.reshape(-1, 2), axis=0, return_inverse=True)
+    >>> idx = inverse.reshape(-1, 2)
+    >>> idx.tolist()
+    [[0, 1], [0, 2], [3, 4], [3, 5]]
+    >>> MMC(preprocessor=X).fit(idx, y).predict(idx).tolist()
+    [1, -1, 1, -1]
     """
 
     _parameter_constraints = {**_COMMON_CONSTRAINTS, "preprocessor": PREPROCESSOR_CONSTRAINT}

@@ -302,6 +302,11 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
     >>> scml = SCML(basis=np.eye(2), max_iter=2000, random_state=0).fit(triplets)
     >>> bool(scml.weights_[0] > scml.weights_[1])
     True
+    >>> # the same triplets as integer indices into X
+    >>> idx = np.stack([a[keep], p[keep], n[keep]], axis=1)
+    >>> by_index = SCML(basis=np.eye(2), max_iter=2000, random_state=0, preprocessor=X).fit(idx)
+    >>> bool(np.allclose(by_index.weights_, scml.weights_))
+    True
     """
 
     _parameter_constraints = {

@@ -216,6 +216,14 @@ class SDML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     [1, -1, 1, -1]
     >>> sdml.psd_floor_
     0.0
+    >>> # the same pairs as integer indices into an array of their points
+    >>> X, inverse = np.unique(pairs.reshape(-1, 2), axis=0, return_inverse=True)
+    >>> idx = inverse.reshape(-1, 2)
+    >>> idx.tolist()
+    [[0, 1], [0, 2], [3, 4], [3, 5]]
+    >>> by_index = SDML(balance_param=0.1, preprocessor=X).fit(idx, y)
+    >>> bool(np.allclose(by_index.pair_distance(idx), sdml.pair_distance(pairs)))
+    True
     """
 
     _parameter_constraints = {**_COMMON_CONSTRAINTS, "preprocessor": PREPROCESSOR_CONSTRAINT}

@@ -347,6 +347,11 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     ((2, 3), (200,))
     >>> bool(est.score(pairs, y) > 0.8)  # ROC AUC
     True
+    >>> # the same pairs as integer indices into X: no (200, 2, 3) array is built
+    >>> idx = np.stack([np.arange(200), np.arange(200, 400)], axis=1)
+    >>> by_index = LinearSiamese(n_components=2, random_state=0, preprocessor=X).fit(idx, y)
+    >>> bool(np.allclose(by_index.decision_function(idx), est.decision_function(pairs)))
+    True
     """
 
 
