@@ -251,10 +251,11 @@ class MMC(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         points, indices, counts = check_tuple_indices(pairs, 2, self.preprocessor)
         y = check_pair_labels(y, indices.shape[0])
         self.n_features_in_ = points.shape[1]
-        diff = tuple_differences(points, indices, 0, 1)
-        if not np.any(diff):
+        pos_diff = tuple_differences(points, indices[y > 0], 0, 1)
+        neg_diff = tuple_differences(points, indices[y < 0], 0, 1)
+        if not (np.any(pos_diff) or np.any(neg_diff)):
             raise ValueError("Every pair has two identical points (zero difference); nothing to learn.")
-        _solve(self, diff[y > 0], diff[y < 0], points, check_random_state(self.random_state), counts)
+        _solve(self, pos_diff, neg_diff, points, check_random_state(self.random_state), counts)
         self.calibrate_threshold(pairs, y, strategy="accuracy")
         return self
 

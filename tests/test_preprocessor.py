@@ -263,3 +263,12 @@ def test_indices_never_build_the_tuple_array(est, bound):
     peak = _peak_fit_bytes(est, idx, y)
     print(f"{type(est).__name__}: tracemalloc peak {peak / 1e6:.1f} MB, n*k*d*8 = {tuple_bytes / 1e6:.1f} MB")
     assert peak < bound * tuple_bytes
+
+
+def test_memory_benchmark_smoke():
+    from benchmarks.preprocessor_memory import run, to_markdown
+
+    result = run(n_pairs=300, n_samples=30, n_features=5)
+    assert [r["learner"] for r in result["rows"]] == ["ITML", "LinearSiamese", "MMC", "SDML"]
+    assert all(r["indices_peak_bytes"] > 0 for r in result["rows"])
+    assert "| ITML |" in to_markdown(result)
