@@ -20,6 +20,7 @@ __all__ = [
     "knn_triplets",
     "pairs_from_indices",
     "positive_negative_pairs",
+    "supervised_pairs",
 ]
 
 
@@ -186,6 +187,44 @@ def positive_negative_pairs(y, n_pos, n_neg=None, *, random_state, unlabeled=Non
     pos = _sample_pairs(avail_pos, n_pos, codes_sorted, starts, idx_sorted, True, rng)
     neg = _sample_pairs(avail_neg, n_neg, codes_sorted, starts, idx_sorted, False, rng)
     return pos, neg
+
+
+def supervised_pairs(y_codes, n_constraints, *, random_state, equal_counts=False):
+    """The similar and dissimilar pairs a ``*_Supervised`` learner samples from class labels.
+
+    ``n_constraints`` pairs of each kind; ``None`` means metric-learn's default,
+    ``20 * n_classes**2``, capped at the number of distinct pairs available
+    (of each kind separately, or of the scarcer kind with ``equal_counts``).
+
+    Parameters
+    ----------
+    y_codes : ndarray of int, shape (n_samples,)
+        Class codes ``0 .. n_classes - 1``.
+    n_constraints : int or None
+    random_state : int, RandomState instance or None
+    equal_counts : bool, default=False
+        Draw as many similar as dissimilar pairs (LSML compares them one to one).
+
+    Returns
+    -------
+    pos_pairs, neg_pairs : ndarray of int64, shape (n, 2)
+        As :func:`positive_negative_pairs`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.constraints import supervised_pairs
+    >>> pos, neg = supervised_pairs(np.array([0, 0, 0, 1, 1]), None, random_state=0)
+    >>> len(pos), len(neg)  # all 4 similar and all 6 dissimilar pairs (default 80, capped)
+    (4, 6)
+    """
+    if n_constraints is not None:
+        return positive_negative_pairs(y_codes, n_constraints, n_constraints, random_state=random_state)
+    n = 20 * int(np.unique(y_codes).size) ** 2
+    avail_pos, avail_neg = count_pairs(y_codes)
+    if equal_counts:
+        avail_pos = avail_neg = min(avail_pos, avail_neg)
+    return positive_negative_pairs(y_codes, min(n, avail_pos), min(n, avail_neg), random_state=random_state)
 
 
 def pairs_from_indices(X, pos, neg):

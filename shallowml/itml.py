@@ -19,16 +19,15 @@ from sklearn.utils import check_random_state
 from ._solvers.bregman import _itml_solve, itml_solve
 from ._solvers.progress import user_callback
 from .base import MahalanobisMixin
-from .constraints import count_pairs, positive_negative_pairs
+from .constraints import supervised_pairs
 from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.linalg import components_from_metric
 from .utils.validation import (
     PREPROCESSOR_CONSTRAINT,
     check_pair_labels,
     check_tuple_indices,
-    encode_class_labels,
     tuple_differences,
 )
 
@@ -361,16 +360,9 @@ class ITML_Supervised(ClassesMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        X, y_codes, _ = self._validate_classes(X, y)
         rng = check_random_state(self.random_state)
-        if self.n_constraints is None:
-            n = 20 * self.classes_.size ** 2
-            avail_pos, avail_neg = count_pairs(y_codes)
-            n_pos, n_neg = min(n, avail_pos), min(n, avail_neg)
-        else:
-            n_pos = n_neg = self.n_constraints
-        pos, neg = positive_negative_pairs(y_codes, n_pos, n_neg, random_state=rng)
+        pos, neg = supervised_pairs(y_codes, self.n_constraints, random_state=rng)
         ind = np.concatenate((pos, neg))
         V = X[ind[:, 0]] - X[ind[:, 1]]
         sign = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))

@@ -16,11 +16,11 @@ from ._solvers.lmnn_rounds import lmnn_active_set
 from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
 from .supervision import ClassesMixin
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
 from .utils.linalg import principal_subspace
 from .utils.threads import single_threaded_blas
-from .utils.validation import data_spread, encode_class_labels
+from .utils.validation import data_spread
 
 # pca_components='auto': data with more features than this are reduced to their
 # leading principal components, at least this many, and at least enough for
@@ -259,11 +259,8 @@ class LMNN(ClassesMixin, MahalanobisMixin, BaseEstimator):
         -------
         self : LMNN
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        X, y_codes, counts = self._validate_classes(X, y, n_neighbors=self.n_neighbors)
         name = type(self).__name__
-        self.classes_, y_codes, counts = encode_class_labels(
-            y, estimator_name=name, n_neighbors=self.n_neighbors
-        )
         small = self.classes_[counts <= self.n_neighbors]
         if small.size:
             example = small[0].item() if isinstance(small[0], np.generic) else small[0]  # 0, not np.int64(0)

@@ -24,17 +24,16 @@ from ._solvers.lbfgs import minimize_lbfgs
 from ._solvers.progress import ProgressTable, user_callback
 from ._solvers.result import STOPPED_BY_CALLBACK, SolverResult
 from .base import MahalanobisMixin
-from .constraints import count_pairs, positive_negative_pairs
+from .constraints import supervised_pairs
 from .itml import _resolve_prior
 from .supervision import ClassesMixin
 from .tuples import QuadrupletsMixin
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.threads import single_threaded_blas
 from .utils.validation import (
     PREPROCESSOR_CONSTRAINT,
     check_tuple_indices,
     data_spread,
-    encode_class_labels,
     tuple_differences,
 )
 
@@ -384,15 +383,9 @@ class LSML_Supervised(ClassesMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        X, y_codes, _ = self._validate_classes(X, y)
         rng = check_random_state(self.random_state)
-        if self.n_constraints is None:
-            avail = min(count_pairs(y_codes))
-            n = min(20 * self.classes_.size ** 2, avail)
-        else:
-            n = self.n_constraints
-        pos, neg = positive_negative_pairs(y_codes, n, n, random_state=rng)
+        pos, neg = supervised_pairs(y_codes, self.n_constraints, random_state=rng, equal_counts=True)
         Vab = X[pos[:, 0]] - X[pos[:, 1]]
         Vcd = X[neg[:, 0]] - X[neg[:, 1]]
         points = X[np.unique(np.concatenate((pos.ravel(), neg.ravel())))]

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._losses.mlkr import default_block_rows, mlkr_loss_grad
+from ._losses.mlkr import mlkr_loss_grad
 from ._solvers.lbfgs import minimize_lbfgs
 from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
@@ -251,9 +251,8 @@ class MLKR(RegressionMixin, MahalanobisMixin, BaseEstimator):
 
         Returns ``(result, E)``; ``result.fun`` is in units of ``2^E``.
         """
-        block_rows = default_block_rows(X.shape[0])
         x0 = np.ravel(L0)
-        loss0, grad0 = mlkr_loss_grad(x0, X, y_scaled, block_rows=block_rows)
+        loss0, grad0 = mlkr_loss_grad(x0, X, y_scaled)
         g_max = float(np.max(np.abs(grad0), initial=0.0))
         # only ever divided: small gradients cannot overflow, and scaling them up could overflow the loss
         loss_exponent = max(math.frexp(g_max)[1], 0) if g_max < np.inf else 0
@@ -271,7 +270,7 @@ class MLKR(RegressionMixin, MahalanobisMixin, BaseEstimator):
             if last["x"] is None and np.array_equal(x, x0):  # scipy starts where we did
                 loss, grad = loss0, grad0
             else:
-                loss, grad = mlkr_loss_grad(x, X, y_scaled, block_rows=block_rows)
+                loss, grad = mlkr_loss_grad(x, X, y_scaled)
             loss, grad = float(np.ldexp(loss, -loss_exponent)), np.ldexp(grad, -loss_exponent)
             last["x"], last["f"] = x.copy(), loss
             if last["prev"] is None:  # the first evaluation is at the starting point

@@ -18,18 +18,17 @@ from sklearn.utils import check_random_state
 from ._solvers.mmc import mmc_diagonal, mmc_full
 from ._solvers.progress import user_callback
 from .base import MahalanobisMixin
-from .constraints import count_pairs, positive_negative_pairs
+from .constraints import supervised_pairs
 from .itml import _resolve_prior
 from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.threads import single_threaded_blas
 from .utils.validation import (
     PREPROCESSOR_CONSTRAINT,
     check_pair_labels,
     check_tuple_indices,
     data_spread,
-    encode_class_labels,
     tuple_differences,
     warn_unused_parameters,
 )
@@ -339,24 +338,12 @@ class MMC_Supervised(ClassesMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        X, y_codes, _ = self._validate_classes(X, y)
         data_spread(X)
         rng = check_random_state(self.random_state)
-        pos, neg = _sample_pairs(y_codes, self.n_constraints, self.classes_.size, rng)
+        pos, neg = supervised_pairs(y_codes, self.n_constraints, random_state=rng)
         _solve(self, X[pos[:, 0]] - X[pos[:, 1]], X[neg[:, 0]] - X[neg[:, 1]], X, rng)
         return self
-
-
-def _sample_pairs(y_codes, n_constraints, n_classes, rng):
-    """``n_constraints`` (default ``20 * n_classes**2``, capped) similar and dissimilar pairs."""
-    if n_constraints is None:
-        n = 20 * n_classes**2
-        avail_pos, avail_neg = count_pairs(y_codes)
-        n_pos, n_neg = min(n, avail_pos), min(n, avail_neg)
-    else:
-        n_pos = n_neg = n_constraints
-    return positive_negative_pairs(y_codes, n_pos, n_neg, random_state=rng)
 
 
 for _cls in (MMC, MMC_Supervised):

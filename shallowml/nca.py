@@ -10,16 +10,16 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._losses.nca import default_block_rows, nca_loss_grad
+from ._losses.nca import nca_loss_grad
 from ._solvers.adam import minimize_adam
 from ._solvers.lbfgs import minimize_lbfgs
 from ._solvers.progress import ProgressTable, user_callback
 from .base import MahalanobisMixin
 from .supervision import ClassesMixin
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.init import initial_components, resolve_init, resolve_n_components
 from .utils.threads import single_threaded_blas
-from .utils.validation import column_means, encode_class_labels, warn_unused_parameters
+from .utils.validation import column_means, warn_unused_parameters
 
 
 def _downscale_exponent(X):
@@ -124,6 +124,8 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     ----------
     components_ : ndarray of shape (n_components, n_features)
         The learned linear map ``L``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit``.
     n_iter_ : int
         L-BFGS iterations (or epochs) actually run. scikit-learn's
         ``n_iter_`` counts one more (it also counts the start).
@@ -224,9 +226,8 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         -------
         self : object
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        X, y_codes, counts = self._validate_classes(X, y, allow_trivial=True)
         name = type(self).__name__
-        _, y_codes, counts = encode_class_labels(y, estimator_name=name, allow_trivial=True)
         if np.all(X == X[0]):
             raise ValueError(
                 "X has zero variance in every feature (all samples identical); "
@@ -322,7 +323,6 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         return L0
 
     def _fit_lbfgs(self, X, y_codes, L0, e):
-        block_rows = default_block_rows(X.shape[0])
         name = type(self).__name__
         tol = float(self.tol)
         last = {"x": None, "f": None, "prev": None, "n_iter": 0}
@@ -332,7 +332,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         table.start()
 
         def fun(x):
-            loss, grad = nca_loss_grad(x, X, y_codes, block_rows=block_rows)
+            loss, grad = nca_loss_grad(x, X, y_codes)
             last["x"], last["f"] = x.copy(), loss
             if last["prev"] is None:  # the first evaluation is at the starting point
                 last["prev"] = loss

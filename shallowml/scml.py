@@ -27,13 +27,12 @@ from .base import MahalanobisMixin
 from .constraints import knn_triplets
 from .supervision import ClassesMixin
 from .tuples import TripletsMixin
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.threads import single_threaded_blas
 from .utils.validation import (
     PREPROCESSOR_CONSTRAINT,
     check_tuple_indices,
     data_spread,
-    encode_class_labels,
     tuple_differences,
 )
 
@@ -477,8 +476,7 @@ class SCML_Supervised(ClassesMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        X, y_codes, _ = self._validate_classes(X, y)
         n, d = X.shape
         if isinstance(self.basis, str) and self.basis == "lda":
             n_basis = lda_n_basis(n, d, self.classes_.size) if self.n_basis is None else self.n_basis

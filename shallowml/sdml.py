@@ -20,18 +20,17 @@ from sklearn.utils import check_random_state
 from ._solvers.bregman import _pow2_scale
 from ._solvers.sdml import sdml_solve
 from .base import MahalanobisMixin
+from .constraints import supervised_pairs
 from .itml import _resolve_prior
-from .mmc import _sample_pairs
 from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.threads import single_threaded_blas
 from .utils.validation import (
     PREPROCESSOR_CONSTRAINT,
     check_pair_labels,
     check_tuple_indices,
     data_spread,
-    encode_class_labels,
     tuple_differences,
 )
 
@@ -346,11 +345,10 @@ class SDML_Supervised(ClassesMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        X, y_codes, _ = self._validate_classes(X, y)
         data_spread(X)
         rng = check_random_state(self.random_state)
-        pos, neg = _sample_pairs(y_codes, self.n_constraints, self.classes_.size, rng)
+        pos, neg = supervised_pairs(y_codes, self.n_constraints, random_state=rng)
         ind = np.concatenate((pos, neg))
         sign = np.concatenate((np.ones(len(pos)), -np.ones(len(neg))))
         _fit_sdml(self, X[ind[:, 0]] - X[ind[:, 1]], sign, X[ind.ravel()], rng)

@@ -627,6 +627,9 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit`` (not set by ``partial_fit``, whose
+        batches need not hold every class).
     head_coef_, head_intercept_ :
         Only for ``loss='koch'`` (see :class:`LinearSiamese`).
     proxies_ : ndarray of shape (n_classes, n_components)
@@ -846,9 +849,8 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        classes, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
-        self._proxy_classes = classes
+        X, y_codes, _ = self._validate_classes(X, y)
+        self._proxy_classes = self.classes_
         result, n_components, scale = self._run(
             X, y_codes, first=True, max_iter=self.max_iter,
             early_stopping=self.early_stopping, strict=True,

@@ -33,7 +33,11 @@ four places a new learner touches.
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 from sklearn.utils import Tags, get_tags
+
+from .utils._compat import validate_data
+from .utils.validation import encode_class_labels
 
 __all__ = [
     "INPUT_KINDS",
@@ -99,6 +103,18 @@ class ClassesMixin(_KindMixin):
     """``fit(X, y)`` with class labels ``y`` (LMNN, NCA, LDA, LFDA, ...)."""
 
     _input_kind = "classes"
+
+    def _validate_classes(self, X, y, **label_checks):
+        """``fit``'s preamble: validated float64 ``X`` and class codes; sets ``classes_``.
+
+        ``label_checks`` go to :func:`shallowml.utils.validation.encode_class_labels`
+        (``n_neighbors``, ``allow_trivial``). Returns ``(X, y_codes, class_counts)``.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        self.classes_, y_codes, counts = encode_class_labels(
+            y, estimator_name=type(self).__name__, **label_checks
+        )
+        return X, y_codes, counts
 
 
 class ChunksMixin(_KindMixin):

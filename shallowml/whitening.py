@@ -7,7 +7,6 @@ finite, real components: directions without variance are mapped to zero.
 """
 
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -23,7 +22,7 @@ from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import class_scatters, resolve_n_components
 from .utils.linalg import symmetric_inverse_sqrt
 from .utils.subspace import ScaledSubspace
-from .utils.validation import encode_chunk_labels, encode_class_labels
+from .utils.validation import encode_chunk_labels
 
 
 class Covariance(UnsupervisedMixin, MahalanobisMixin, BaseEstimator):
@@ -121,9 +120,8 @@ class LDA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the Fisher directions on ``X`` with class labels ``y``."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         # >= 2 classes, and some within-class scatter (not every class a singleton)
-        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        X, y_codes, _ = self._validate_classes(X, y)
         upper = min(X.shape[1], self.classes_.size - 1)
         n_components = resolve_n_components(self.n_components, upper, what="min(n_features, n_classes - 1)")
         sub = ScaledSubspace(X)
@@ -241,6 +239,8 @@ class RCA_Supervised(ClassesMixin, RCA):
     components_ : ndarray of shape (n_components, n_features)
     chunks_ : ndarray of int64 of shape (n_samples,)
         Chunk id of each training sample, ``-1`` for samples in no chunk.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit``.
     n_features_in_ : int
 
     References
@@ -274,8 +274,7 @@ class RCA_Supervised(ClassesMixin, RCA):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Sample chunklets from the class labels ``y`` and fit RCA on them."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        _, y_codes, counts = encode_class_labels(y, estimator_name=type(self).__name__, allow_trivial=True)
+        X, y_codes, counts = self._validate_classes(X, y, allow_trivial=True)
         n_chunks = self.n_chunks
         if n_chunks == "auto":
             n_chunks = int(min(100, np.sum(counts // self.chunk_size)))
@@ -382,9 +381,8 @@ class LFDA(ClassesMixin, MahalanobisMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit LFDA on ``X`` with class labels ``y``."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         # >= 2 classes, and some within-class scatter (not every class a singleton)
-        self.classes_, y_codes, _ = encode_class_labels(y, estimator_name=type(self).__name__)
+        X, y_codes, _ = self._validate_classes(X, y)
         n_components = resolve_n_components(self.n_components, X.shape[1])
         sub = ScaledSubspace(X)
         S_w, S_b = _local_scatters(sub.Z, y_codes, self.k)

@@ -111,7 +111,7 @@ def test_find_impostors_matches_numpy():
     y[39] = 4  # singleton class
     radius = rng.uniform(0.0, 2.0, 40)
     radius[3] = 0.0
-    indptr, indices, dists, truncated = find_impostors(Z, y, radius, block_bytes=8 * 40 * 16)
+    indptr, indices, dists, truncated = find_impostors(Z, y, radius, tile_rows=16)  # several tiles, diagonal and off-diagonal
     assert not truncated
     ref = reference_impostors(Z, y, radius)
     for i in range(40):

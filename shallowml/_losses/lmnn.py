@@ -44,8 +44,7 @@ def margin_radius(Z, targets):
     return np.where(has, dt.max(axis=1, initial=0.0) + 1.0, 0.0)
 
 
-def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=None, tile_rows=TILE_ROWS,
-                   progress=None):
+def find_impostors(Z, y_codes, radius, *, max_pairs=None, tile_rows=TILE_ROWS, progress=None):
     """All ``(i, l)`` with ``y_l != y_i`` and ``||z_i - z_l||^2 < radius[i]``, in CSR form.
 
     Exact search over all pairs, each unordered pair tested once: the rows
@@ -68,9 +67,6 @@ def find_impostors(Z, y_codes, radius, *, max_pairs=None, block_bytes=None, tile
         Budget on the number of pairs. When the search finds more, every row
         keeps its closest impostors, with a quota proportional to its count,
         and ``truncated`` is True.
-    block_bytes : int, default=None
-        Ignored (the searches are tiled, see ``tile_rows``); kept for
-        callers of the former row-block search.
     tile_rows : int, default=TILE_ROWS
         Rows per tile.
     progress : callable, default=None

@@ -24,17 +24,14 @@ in memory.
 import numpy as np
 
 from .._kernels.mlkr import accumulate_transposed_sparse, mlkr_block_weights
+from ._blocks import centred, default_block_rows, distances_from_products
 
-# With more embedded dimensions than this, squared distances come from BLAS inner
-# products (|a|^2 + |b|^2 - 2ab on centred Z); with fewer, the kernel's exact,
-# vectorised difference form is faster (measured for NCA's former kernel, which
-# MLKR's follows: k=20 faster, k=64 slower).
-_PRODUCTS_ABOVE = 32
-
-
-def default_block_rows(n_samples, *, target_bytes=32 * 2**20):
-    """Rows per block so that one ``(block_rows, n_samples)`` float64 block is about 32 MiB."""
-    return int(max(16, min(n_samples, target_bytes // (8 * max(n_samples, 1)))))
+# With at least this many embedded dimensions, squared distances come from BLAS
+# inner products; with fewer, the kernel's exact, vectorised difference form is
+# faster (measured: k=10 difference form faster, k=30 products faster).
+_PRODUCTS_FROM = 33
+# bytes of the block buffers per entry (float64 weights + int32 column indices)
+_BYTES_PER_PAIR = 12
 
 
 def mlkr_loss_grad(params, X, y, *, block_rows=None):
@@ -52,7 +49,7 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
     block_rows : int, default=None
         Rows per block; peak extra memory is ``block_rows * n_samples``
         float64 values and as many int32 column indices. Default
-        :func:`default_block_rows` (about 32 MiB for the float64 block).
+        :func:`shallowml._losses._blocks.default_block_rows` (about 32 MiB of block buffers).
 
     Returns
     -------
@@ -84,16 +81,14 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
     n, n_features = X.shape
     L = np.asarray(params, dtype=np.float64).reshape(-1, n_features)
     k = L.shape[0]
-    Z = X @ L.T
     # distances are translation invariant and A = W + W^T - diag(c) has zero row
     # sums, so centring Z changes neither loss nor gradient (it keeps Z small)
-    Z -= Z.mean(axis=0)
-    Z = np.ascontiguousarray(Z)
-    from_products = k > _PRODUCTS_ABOVE
+    (Z,) = centred(X @ L.T)
     ZT = np.ascontiguousarray(Z.T)
-    sq_norms = np.einsum("ij,ij->i", Z, Z) if from_products else ZT[0]  # (unused without products)
+    sq_norms = np.einsum("ij,ij->i", Z, Z)
+    from_products = distances_from_products(k, _PRODUCTS_FROM, sq_norms)
     if block_rows is None:
-        block_rows = default_block_rows(n)
+        block_rows = default_block_rows(n, _BYTES_PER_PAIR)
     block_rows = int(max(1, min(block_rows, max(n, 1))))
 
     AZ = np.zeros((n, k))

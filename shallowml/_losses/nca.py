@@ -30,27 +30,14 @@ import numpy as np
 
 from .._kernels.nca import accumulate_transposed, nca_block_weights
 from ..utils.threads import split_dot
+from ._blocks import centred, default_block_rows, distances_from_products
 
 # With at least this many embedded dimensions, squared distances come from one
-# BLAS product per block (|a|^2 + |b|^2 - 2ab on centred Z); with fewer, the
-# kernel's exact difference form costs about as much and has no cancellation.
+# BLAS product per block; with fewer, the kernel's exact difference form costs
+# about as much (see _blocks.distances_from_products).
 _PRODUCTS_FROM = 4
-# The product form is used only while every |z|^2 stays below this, so that
-# |a|^2 + |b|^2 + 2|ab| cannot overflow (otherwise: the difference form).
-_PRODUCTS_MAX_SQ_NORM = 1e300 / 4
-# bytes of the block buffers (float64 weights + int32 column indices)
+# bytes of the block buffers per entry (float64 weights + int32 column indices)
 _BYTES_PER_PAIR = 12
-
-
-def default_block_rows(n_samples, *, target_bytes=32 * 2**20):
-    """Rows per block so that the block buffers of ``n_samples`` columns take about 32 MiB."""
-    return int(max(16, min(n_samples, target_bytes // (_BYTES_PER_PAIR * max(n_samples, 1)))))
-
-
-def _center(*Zs):
-    """Subtract the mean of the last array from all (distances are translation invariant)."""
-    mean = Zs[-1].mean(axis=0)
-    return [np.ascontiguousarray(Z - mean) for Z in Zs]
 
 
 def nca_loss_grad(params, X, y_codes, *, anchors=None, candidates=None, block_rows=None, scale=1.0):
@@ -74,7 +61,8 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, candidates=None, block_ro
         its ``n_candidates``). Default: all rows (exact softmax).
     block_rows : int, default=None
         Anchor rows per block; peak extra memory is ``block_rows`` times the
-        number of candidates times 12 bytes. Default :func:`default_block_rows`.
+        number of candidates times 12 bytes. Default: about 32 MiB of buffers
+        (:func:`shallowml._losses._blocks.default_block_rows`).
     scale : float, default=1.0
         Multiplies loss and gradient (e.g. ``1 / batch_size`` for the
         mini-batch mean).
@@ -117,7 +105,7 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, candidates=None, block_ro
     if candidates is None:
         Xc, yc = X, y_codes
         self_all = rows_all
-        (Zc,) = _center(X @ L.T)
+        (Zc,) = centred(X @ L.T)
         Zr_all = Zc if all_rows else None
     else:
         cand = np.asarray(candidates, dtype=np.int64)
@@ -127,21 +115,18 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, candidates=None, block_ro
         # the anchor's own column among the (sorted) candidates, or -1
         pos = np.minimum(np.searchsorted(cand, rows_all), max(cand.size - 1, 0))
         self_all = np.where((cand.size > 0) & (cand[pos] == rows_all), pos, -1).astype(np.int64)
-        Zr_all, Zc = _center(X[rows_all] @ L.T, Xc @ L.T)
+        Zr_all, Zc = centred(X[rows_all] @ L.T, Xc @ L.T)
     m = Zc.shape[0]
     if Zr_all is None:
         Zr_all = np.ascontiguousarray(Zc[rows_all])
     sq_cols = np.einsum("ij,ij->i", Zc, Zc)
     sq_rows_all = sq_cols if (candidates is None and all_rows) else np.einsum("ij,ij->i", Zr_all, Zr_all)
-    from_products = bool(
-        k >= _PRODUCTS_FROM and m > 0
-        and max(sq_cols.max(initial=0.0), sq_rows_all.max(initial=0.0)) < _PRODUCTS_MAX_SQ_NORM
-    )
+    from_products = m > 0 and distances_from_products(k, _PRODUCTS_FROM, sq_cols, sq_rows_all)
     ZcT = np.ascontiguousarray(Zc.T)
     y_rows_all = y_codes[rows_all]
     n_rows = rows_all.size
     if block_rows is None:
-        block_rows = default_block_rows(m)
+        block_rows = default_block_rows(m, _BYTES_PER_PAIR)
     block_rows = int(max(1, min(block_rows, max(n_rows, 1))))
 
     WZ = np.empty((n_rows, k))
