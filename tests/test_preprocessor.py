@@ -272,3 +272,14 @@ def test_memory_benchmark_smoke():
     assert [r["learner"] for r in result["rows"]] == ["ITML", "LinearSiamese", "MMC", "SDML"]
     assert all(r["indices_peak_bytes"] > 0 for r in result["rows"])
     assert "| ITML |" in to_markdown(result)
+
+
+def test_siamese_partial_fit_and_koch_proba_take_indices():
+    X, idx, y = _problem("pairs")
+    indexed = LinearSiamese(loss="koch", random_state=0, preprocessor=X)
+    formed = LinearSiamese(loss="koch", random_state=0)
+    for part in np.array_split(np.arange(idx.shape[0]), 3):
+        indexed.partial_fit(idx[part], y[part])
+        formed.partial_fit(X[idx[part]], y[part])
+    assert_allclose(indexed.components_, formed.components_, rtol=1e-9, atol=1e-12)
+    assert_allclose(indexed.pair_similarity_proba(idx), formed.pair_similarity_proba(X[idx]), rtol=1e-9)
