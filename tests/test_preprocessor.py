@@ -283,3 +283,11 @@ def test_siamese_partial_fit_and_koch_proba_take_indices():
         formed.partial_fit(X[idx[part]], y[part])
     assert_allclose(indexed.components_, formed.components_, rtol=1e-9, atol=1e-12)
     assert_allclose(indexed.pair_similarity_proba(idx), formed.pair_similarity_proba(X[idx]), rtol=1e-9)
+
+
+def test_only_the_indexed_rows_are_read():
+    """NaN in rows no tuple uses is harmless; a float32 memory map is never converted whole."""
+    X, idx, y = _problem("pairs")
+    big = np.vstack([X, np.full((5, 3), np.nan)]).astype(np.float32)
+    indexed = ITML(preprocessor=big).fit(idx, y)
+    assert_allclose(indexed.components_, ITML().fit(big[idx].astype(np.float64), y).components_)

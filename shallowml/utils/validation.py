@@ -125,13 +125,16 @@ def check_tuple_indices(tuples, tuple_length, preprocessor=None, *, n_features=N
                 "preprocessor must map a 1-D array of n indices to an array of shape (n, n_features)."
             )
     else:
-        X = _check_points(preprocessor, "preprocessor array")
+        # only the indexed rows are converted and checked: a large (e.g. memory-mapped)
+        # array is never copied whole
+        X = preprocessor if isinstance(preprocessor, np.ndarray) else np.asarray(preprocessor)
+        _check_ndim(X, "preprocessor array")
         if used[-1] >= X.shape[0]:
             raise ValueError(
                 f"{name} contain index {used[-1]}, out of range for the preprocessor's {X.shape[0]} "
                 f"points; indices must be in [0, {X.shape[0] - 1}]."
             )
-        points = X[used]
+        points = _check_points(X[used], "preprocessor array")
     if n_features is not None and points.shape[1] != n_features:
         raise ValueError(
             f"preprocessor gives points with {points.shape[1]} features, but the estimator was "
@@ -162,13 +165,17 @@ def _check_indices(tuples, tuple_length, name):
     return indices
 
 
-def _check_points(points, what):
-    """A finite 2-D float64 array of points with at least one feature."""
+def _check_ndim(points, what):
     if np.ndim(points) != 2:
         raise ValueError(
             f"The {what} must be a 2-D array of shape (n_samples, n_features), got shape "
             f"{np.shape(points)}."
         )
+
+
+def _check_points(points, what):
+    """A finite 2-D float64 array of points with at least one feature."""
+    _check_ndim(points, what)
     return check_array(points, dtype=np.float64, ensure_all_finite=True, input_name="preprocessor")
 
 
