@@ -20,6 +20,7 @@ from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
 from .utils.linalg import principal_subspace
 from .utils.threads import single_threaded_blas
+from .utils.scaling import rms_distance
 from .utils.validation import data_spread
 
 # pca_components='auto': data with more features than this are reduced to their
@@ -32,13 +33,13 @@ _AUTO_VARIANCE = 0.95
 def _scaled(X):
     """``((X - mean) / s, s)`` with ``s`` the RMS of the feature standard deviations.
 
-    Raises ValueError when X has no usable spread (see
-    :func:`shallowml.utils.validation.data_spread`).
+    ``s`` is the RMS distance between samples over ``sqrt(2 n_features)``
+    (:mod:`shallowml.utils.scaling`). Raises ValueError when X has no usable
+    spread (see :func:`shallowml.utils.validation.data_spread`).
     """
-    mean, m = data_spread(X)
-    Xc = (X - mean) / m
-    s = m * float(np.sqrt(np.mean(np.var(Xc, axis=0))))
-    return Xc * (m / s), s
+    mean, _ = data_spread(X)
+    s = rms_distance(X) / np.sqrt(2.0 * X.shape[1])
+    return (X - mean) / s, s
 
 
 class LMNN(ClassesMixin, MahalanobisMixin, BaseEstimator):

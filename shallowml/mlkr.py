@@ -15,6 +15,7 @@ from .base import MahalanobisMixin
 from .supervision import RegressionMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import initial_components, resolve_n_components
+from .utils.scaling import downscale_exponent
 from .utils.threads import single_threaded_blas
 from .utils.validation import data_spread
 
@@ -29,10 +30,9 @@ def _power_of_two_scale(y):
     Dividing by a power of two is exact; ``e`` is None for constant ``y``.
     """
     yc = y - y.mean()
-    spread = float(np.max(np.abs(yc), initial=0.0))
-    if spread == 0.0:
+    if not np.any(yc):
         return yc, None
-    e = math.frexp(spread)[1]
+    e = downscale_exponent(yc, above=0.0)
     return np.ldexp(yc, -e), e
 
 

@@ -1,6 +1,5 @@
 """Neighbourhood Components Analysis (Goldberger et al., NIPS 2004)."""
 
-import math
 import numbers
 import sys
 import time
@@ -18,14 +17,10 @@ from .base import MahalanobisMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.init import initial_components, resolve_init, resolve_n_components
+from .utils.scaling import downscale_exponent
 from .utils.threads import single_threaded_blas
 from .utils.validation import column_means, warn_unused_parameters
 
-
-def _downscale_exponent(X):
-    """``e`` with ``max |X| / 2**e`` in [0.5, 1) when ``max |X| > 2**64``, else 0."""
-    top = float(np.abs(X).max(initial=0.0))
-    return math.frexp(top)[1] if top > 2.0**64 else 0
 
 # candidate neighbours per step of the stochastic mode when n_candidates is None
 _DEFAULT_CANDIDATES = 1024
@@ -253,7 +248,7 @@ class NCA(ClassesMixin, MahalanobisMixin, BaseEstimator):
         # distances and objective): the raw gradients, about |X|**2, overflow L-BFGS.
         # Centred: distances are unchanged, and constant features get exactly zero
         # gradient, where sums of products leave round-off for L-BFGS to amplify.
-        e = _downscale_exponent(X)
+        e = downscale_exponent(X)
         X, L0 = np.ldexp(X, -e), np.ldexp(L0, e)
         X = X - column_means(X)
         if self.batch_size is None:

@@ -17,7 +17,6 @@ from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ._solvers.bregman import _pow2_scale
 from ._solvers.sdml import sdml_solve
 from .base import MahalanobisMixin
 from .constraints import supervised_pairs
@@ -25,6 +24,7 @@ from .itml import _resolve_prior
 from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context
+from .utils.scaling import power_of_two_scale
 from .utils.threads import single_threaded_blas
 from .utils.validation import (
     PREPROCESSOR_CONSTRAINT,
@@ -127,7 +127,7 @@ def _fit_sdml(est, diff, y, points, rng):
     """Solve SDML for pair differences ``diff`` with labels ``y``; set the fitted attributes."""
     if not np.any(diff):
         raise ValueError("Every pair has two identical points (zero difference); nothing to learn.")
-    s = _pow2_scale(diff)
+    s = power_of_two_scale(diff)
     e = int(round(math.log2(s)))
     prior_inv, a = _prior_inverse(est.prior, points, e, rng)
     with single_threaded_blas():  # small products: threads only add overhead (utils.threads)

@@ -39,13 +39,12 @@ from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
+from .utils.scaling import rms_distance
 from .utils.validation import (
     PREPROCESSOR_CONSTRAINT,
     check_pair_labels,
     check_tuple_indices,
-    data_spread,
     encode_class_labels,
-    row_block,
     tuple_differences,
     warn_unused_parameters,
 )
@@ -411,23 +410,6 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         A = np.concatenate((points[indices[:, 0]], points[indices[:, 1]]))
         return y, A, np.arange(m), np.arange(m, 2 * m)
 
-    @staticmethod
-    def _pair_scale(A, I, J):
-        # computed on A / m so that neither 1e300 nor subnormal data over- or underflow
-        _, m = data_spread(A)
-        sq = np.empty(I.size)
-        block = row_block(A.shape[1])
-        for start in range(0, I.size, block):  # row blocks: no (n_pairs, n_features) temporaries
-            stop = start + block
-            diff = A[I[start:stop]] / m - A[J[start:stop]] / m
-            sq[start:stop] = np.einsum("ij,ij->i", diff, diff)
-        scale = m * float(np.sqrt(np.mean(sq)))
-        if scale == 0.0:
-            raise ValueError(
-                "Every pair consists of two identical points; no metric can be learned."
-            )
-        return scale
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, pairs, y):
         """Fit on labelled pairs.
@@ -452,7 +434,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         d = A.shape[1]
         n_components = resolve_n_components(self.n_components, d)
         rng = check_random_state(self.random_state)
-        scale = self._pair_scale(A, I, J)
+        scale = rms_distance(A, I, J)
         A = A / scale
         x0 = self._initial_params(A, None, I, J, n_components, rng, scale)
         state = AdamState.zeros_like(x0)
@@ -490,7 +472,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         if first:
             n_components = resolve_n_components(self.n_components, d)
             self._rng = check_random_state(self.random_state)
-            scale = self._pair_scale(A, I, J)
+            scale = rms_distance(A, I, J)
             x0 = self._initial_params(A / scale, None, I, J, n_components, self._rng, scale)
             state = AdamState.zeros_like(x0)
         else:
@@ -795,10 +777,7 @@ class LinearSiamese_Supervised(ClassesMixin, _LinearSiameseBase):
         if first:
             n_components = resolve_n_components(self.n_components, d)
             self._rng = check_random_state(self.random_state)
-            # sqrt(2 * total variance), computed on X / m so that neither 1e200 nor
-            # subnormal data over- or underflows
-            _, m = data_spread(X)
-            scale = m * float(np.sqrt(2.0 * np.sum(np.var(X / m, axis=0))))
+            scale = rms_distance(X)  # over all pairs of samples: sqrt(2 * total variance)
         else:
             n_components, scale = self.components_.shape[0], self._input_scale
         rng = self._rng

@@ -16,19 +16,12 @@ import numpy as np
 from scipy import linalg
 
 from .._kernels.itml import itml_sweep
+from ..utils.scaling import power_of_two_scale
 from ..utils.validation import row_block
 from .progress import ProgressTable
 from .result import STOPPED_BY_CALLBACK, SolverResult
 
 __all__ = ["itml_solve"]
-
-
-def _pow2_scale(V):
-    """Power of two close to ``max|V|`` (exact rescaling), or 0 if V is all zero."""
-    m = float(max(V.max(initial=0.0), -V.min(initial=0.0)))  # max |V| without an |V| temporary
-    if m == 0.0:
-        return 0.0
-    return float(2.0 ** np.round(np.log2(m)))
 
 
 def _prior_matrix(prior, points, s, d, point_weights=None):
@@ -114,7 +107,7 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, n
     V = np.asarray(V, dtype=np.float64)
     sign = np.asarray(sign, dtype=np.float64)
     d = V.shape[1]
-    s = _pow2_scale(V)
+    s = power_of_two_scale(V)
     if s == 0.0:
         raise ValueError("Every pair has two identical points (zero difference); nothing to learn.")
     if overwrite_V and points is not None and V.flags.c_contiguous:

@@ -54,7 +54,8 @@ import numpy as np
 from scipy import linalg
 
 from .._losses.mmc import _diagonal_parts
-from .bregman import _pow2_scale, _prior_matrix
+from ..utils.scaling import power_of_two_scale
+from .bregman import _prior_matrix
 from .progress import ProgressTable
 from .result import STOPPED_BY_CALLBACK, SolverResult
 
@@ -133,7 +134,7 @@ def _full_setup(pos_diff, neg_diff, prior, points, name, point_weights=None):
     """Scaled differences, the map ``T``, the start ``B0`` and the constants of the full problem."""
     _check_pairs_kinds(pos_diff, neg_diff, name)
     d = pos_diff.shape[1]
-    s = _pow2_scale(np.vstack((pos_diff, neg_diff)))
+    s = power_of_two_scale(np.vstack((pos_diff, neg_diff)))
     P = pos_diff / s
     N = neg_diff[np.any(neg_diff != 0, axis=1)] / s
     M0, f = _prior_matrix(prior, points if points is not None else np.vstack((pos_diff, neg_diff)), s, d,
@@ -290,7 +291,7 @@ def mmc_diagonal(pos_diff, neg_diff, *, diagonal_c=1.0, prior="identity", points
     _check_pairs_kinds(pos_diff, neg_diff, name)
     d = pos_diff.shape[1]
     C = float(diagonal_c)
-    s = _pow2_scale(np.vstack((pos_diff, neg_diff)))
+    s = power_of_two_scale(np.vstack((pos_diff, neg_diff)))
     P = pos_diff / s
     Q = (neg_diff[np.any(neg_diff != 0, axis=1)] / s) ** 2
     sv = np.einsum("ij,ij->j", P, P)

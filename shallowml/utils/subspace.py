@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .linalg import principal_subspace
+from .scaling import power_of_two_scale
 from .validation import data_spread
 
 
@@ -38,10 +39,11 @@ class ScaledSubspace:
         X = np.asarray(X, dtype=np.float64)
         # data_spread's means are exact on constant features (e.g. a pixel constant in a
         # training split of data standardised as a whole), so those columns are exactly 0
-        mean, scale = data_spread(X)
+        mean, _ = data_spread(X)
+        scale = power_of_two_scale(X - mean)  # (see utils.scaling)
         Xs = (X - mean) / scale
         col = np.abs(Xs).max(axis=0)
-        col = col[col > 0]
+        col = col[col > 0] / col.max()
         if col.min(initial=1.0) < np.sqrt(rtol):
             # such a feature's variance is below rtol of the largest: it may be
             # dropped as if it were constant. Say so instead of failing silently.
