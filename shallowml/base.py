@@ -12,10 +12,40 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._compat import validate_data
-from .utils.validation import check_pairs
+from .utils.validation import check_tuple_indices, row_block, tuple_differences
 
 
 _NDARRAY, _FLOAT64, _dot = np.ndarray, np.dtype(np.float64), np.dot
+
+
+def tuple_distances(points, indices, first, second, components, *, block=None):
+    """Learned distance ``||L (p_first - p_second)||`` inside every tuple of an indexed set.
+
+    Computed a block of tuples at a time, so the temporaries stay at
+    ``block`` rows whatever the number of tuples.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_points, n_features)
+    indices : ndarray of int of shape (n_tuples, tuple_length)
+        As returned by :func:`shallowml.utils.validation.check_tuple_indices`.
+    first, second : int
+        Positions inside the tuples.
+    components : ndarray of shape (n_components, n_features)
+    block : int, default=None
+        Tuples per block; None: :func:`shallowml.utils.validation.row_block`.
+
+    Returns
+    -------
+    distances : ndarray of shape (n_tuples,)
+    """
+    out = np.empty(indices.shape[0])
+    block = row_block(points.shape[1]) if block is None else block
+    for start in range(0, indices.shape[0], block):
+        rows = indices[start:start + block]
+        diff = tuple_differences(points, rows, first, second) @ components.T
+        out[start:start + block] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out
 
 
 class MahalanobisDistance:
@@ -143,16 +173,19 @@ class MahalanobisMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features)
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Formed pairs, or integer indices into the estimator's
+            ``preprocessor`` when it has one (see :ref:`tuples_as_indices`).
 
         Returns
         -------
         distances : ndarray of shape (n_pairs,)
         """
         check_is_fitted(self)
-        pairs = check_pairs(pairs, n_features=self.components_.shape[1])
-        diff = (pairs[:, 0, :] - pairs[:, 1, :]) @ self.components_.T
-        return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        points, indices, _ = check_tuple_indices(
+            pairs, 2, getattr(self, "preprocessor", None), n_features=self.components_.shape[1]
+        )
+        return tuple_distances(points, indices, 0, 1, self.components_)
 
     def pair_score(self, pairs):
         """Similarity score of each pair: the negative learned distance.

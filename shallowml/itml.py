@@ -24,7 +24,12 @@ from .pairs import PairsClassifierMixin
 from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.linalg import components_from_metric
-from .utils.validation import check_pair_labels, check_pairs
+from .utils.validation import (
+    PREPROCESSOR_CONSTRAINT,
+    check_pair_labels,
+    check_tuple_indices,
+    tuple_differences,
+)
 
 __all__ = ["ITML", "ITML_Supervised", "itml_solve"]
 
@@ -170,6 +175,16 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     {params}
     random_state : int, RandomState instance or None, default=None
         Draws the prior when ``prior='random'`` (unused otherwise).
+    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
+        Points that pairs may be given as indices into: with it set, every
+        method taking pairs also takes integer indices of shape
+        ``(n_pairs, 2)`` (row numbers of this array, or whatever a callable
+        maps a 1-D array of indices to the 2-D array of those points; it is
+        called once per call, with the distinct indices). Only the indexed
+        points are gathered: no ``(n_pairs, 2, n_features)`` array is built.
+        Formed pairs of shape ``(n_pairs, 2, n_features)`` are still
+        accepted and used as given. Stored as given (not copied by ``fit``).
+        See :ref:`tuples_as_indices`.
 
     Attributes
     ----------
@@ -209,12 +224,23 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     [1, -1, 1, -1]
     >>> bool(itml.score(pairs, y) == 1.0)
     True
+    >>> # the same pairs as integer indices into an array of their points
+    >>> X, inverse = np.unique(pairs.reshape(-1, 2), axis=0, return_inverse=True)
+    >>> idx = inverse.reshape(-1, 2)
+    >>> idx.tolist()
+    [[0, 1], [0, 2], [3, 4], [3, 5]]
+    >>> ITML(preprocessor=X).fit(idx, y).predict(idx).tolist()
+    [1, -1, 1, -1]
     """
 
-    _parameter_constraints = {**_COMMON_CONSTRAINTS, "random_state": ["random_state"]}
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "random_state": ["random_state"],
+        "preprocessor": PREPROCESSOR_CONSTRAINT,
+    }
 
     def __init__(self, gamma=1.0, *, prior="identity", bounds=None, max_iter=1000, tol=1e-3,
-                 callback=None, verbose=False, random_state=None):
+                 callback=None, verbose=False, random_state=None, preprocessor=None):
         self.gamma = gamma
         self.prior = prior
         self.bounds = bounds
@@ -223,6 +249,7 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         self.callback = callback
         self.verbose = verbose
         self.random_state = random_state
+        self.preprocessor = preprocessor
 
     def _common_check_instance(self):
         return ITML_Supervised()
@@ -233,7 +260,8 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features)
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Formed pairs, or integer indices into ``preprocessor``.
         y : array-like of shape (n_pairs,)
             +1 for similar, -1 for dissimilar pairs (either kind may be absent).
 
@@ -241,15 +269,15 @@ class ITML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        pairs = check_pairs(pairs)
-        y = check_pair_labels(y, pairs.shape[0])
-        self.n_features_in_ = pairs.shape[2]
+        points, indices, counts = check_tuple_indices(pairs, 2, self.preprocessor)
+        y = check_pair_labels(y, indices.shape[0])
+        self.n_features_in_ = points.shape[1]
         _check_bounds_order(self.bounds)
-        prior = _resolve_prior(self.prior, pairs.shape[2], check_random_state(self.random_state))
+        prior = _resolve_prior(self.prior, points.shape[1], check_random_state(self.random_state))
         fitted = _itml_solve(
-            pairs[:, 0, :] - pairs[:, 1, :], y, self.gamma, prior, self.bounds, self.max_iter,
-            self.tol, pairs.reshape(-1, pairs.shape[2]), self.verbose, type(self).__name__,
-            _callback(self),
+            tuple_differences(points, indices, 0, 1), y, self.gamma, prior, self.bounds, self.max_iter,
+            self.tol, points, self.verbose, type(self).__name__, _callback(self), point_weights=counts,
+            overwrite_V=True,
         )
         _finish(self, *fitted)
         self.calibrate_threshold(pairs, y, strategy="accuracy")

@@ -25,9 +25,11 @@ from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.threads import single_threaded_blas
 from .utils.validation import (
+    PREPROCESSOR_CONSTRAINT,
     check_pair_labels,
-    check_pairs,
+    check_tuple_indices,
     data_spread,
+    tuple_differences,
     warn_unused_parameters,
 )
 
@@ -110,7 +112,7 @@ _NOTES = """The full problem (Xing et al., eq. 4) is::
     :mod:`shallowml.utils.threads`)."""
 
 
-def _solve(est, pos_diff, neg_diff, points, rng):
+def _solve(est, pos_diff, neg_diff, points, rng, point_weights=None):
     """Run the full or diagonal solver; set ``components_`` and ``n_iter_``."""
     name = type(est).__name__
     if not est.diagonal:
@@ -122,10 +124,11 @@ def _solve(est, pos_diff, neg_diff, points, rng):
             C = 1.0 if est.diagonal_c is None else est.diagonal_c
             L, result = mmc_diagonal(pos_diff, neg_diff, diagonal_c=C, prior=init, points=points,
                                      max_iter=est.max_iter, tol=est.tol, verbose=est.verbose, name=name,
-                                     callback=callback)
+                                     callback=callback, point_weights=point_weights)
         else:
             L, result = mmc_full(pos_diff, neg_diff, prior=init, points=points, max_iter=est.max_iter,
-                                 tol=est.tol, verbose=est.verbose, name=name, callback=callback)
+                                 tol=est.tol, verbose=est.verbose, name=name, callback=callback,
+                                 point_weights=point_weights)
     est.components_ = L
     est.n_iter_ = result.n_iter
     est.objective_ = result.fun
@@ -150,6 +153,16 @@ class MMC(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     {params}
     random_state : int, RandomState instance or None, default=None
         Draws the initial metric when ``init='random'`` (unused otherwise).
+    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
+        Points that pairs may be given as indices into: with it set, every
+        method taking pairs also takes integer indices of shape
+        ``(n_pairs, 2)`` (row numbers of this array, or whatever a callable
+        maps a 1-D array of indices to the 2-D array of those points; it is
+        called once per call, with the distinct indices). Only the indexed
+        points are gathered: no ``(n_pairs, 2, n_features)`` array is built.
+        Formed pairs of shape ``(n_pairs, 2, n_features)`` are still
+        accepted and used as given. Stored as given (not copied by ``fit``).
+        See :ref:`tuples_as_indices`.
 
     Attributes
     ----------
@@ -193,12 +206,19 @@ class MMC(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     [1, -1, 1, -1]
     >>> bool(mmc.score(pairs, y) == 1.0)
     True
+    >>> # the same pairs as integer indices into an array of their points
+    >>> X, inverse = np.unique(pairs.reshape(-1, 2), axis=0, return_inverse=True)
+    >>> idx = inverse.reshape(-1, 2)
+    >>> idx.tolist()
+    [[0, 1], [0, 2], [3, 4], [3, 5]]
+    >>> MMC(preprocessor=X).fit(idx, y).predict(idx).tolist()
+    [1, -1, 1, -1]
     """
 
-    _parameter_constraints = dict(_COMMON_CONSTRAINTS)
+    _parameter_constraints = {**_COMMON_CONSTRAINTS, "preprocessor": PREPROCESSOR_CONSTRAINT}
 
     def __init__(self, max_iter=1000, *, tol=1e-6, init="identity", diagonal=False, diagonal_c=None,
-                 callback=None, verbose=False, random_state=None):
+                 callback=None, verbose=False, random_state=None, preprocessor=None):
         self.max_iter = max_iter
         self.tol = tol
         self.init = init
@@ -207,6 +227,7 @@ class MMC(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         self.callback = callback
         self.verbose = verbose
         self.random_state = random_state
+        self.preprocessor = preprocessor
 
     def _common_check_instance(self):
         return MMC_Supervised()
@@ -217,7 +238,8 @@ class MMC(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features)
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Formed pairs, or integer indices into ``preprocessor``.
         y : array-like of shape (n_pairs,)
             +1 for similar, -1 for dissimilar pairs (both kinds are needed).
 
@@ -225,14 +247,14 @@ class MMC(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        pairs = check_pairs(pairs)
-        y = check_pair_labels(y, pairs.shape[0])
-        self.n_features_in_ = pairs.shape[2]
-        diff = pairs[:, 0, :] - pairs[:, 1, :]
-        if not np.any(diff):
+        points, indices, counts = check_tuple_indices(pairs, 2, self.preprocessor)
+        y = check_pair_labels(y, indices.shape[0])
+        self.n_features_in_ = points.shape[1]
+        pos_diff = tuple_differences(points, indices[y > 0], 0, 1)
+        neg_diff = tuple_differences(points, indices[y < 0], 0, 1)
+        if not (np.any(pos_diff) or np.any(neg_diff)):
             raise ValueError("Every pair has two identical points (zero difference); nothing to learn.")
-        _solve(self, diff[y > 0], diff[y < 0], pairs.reshape(-1, pairs.shape[2]),
-               check_random_state(self.random_state))
+        _solve(self, pos_diff, neg_diff, points, check_random_state(self.random_state), counts)
         self.calibrate_threshold(pairs, y, strategy="accuracy")
         return self
 

@@ -10,7 +10,7 @@ from sklearn.utils.metadata_routing import UNUSED
 from sklearn.utils.validation import check_is_fitted
 
 from .supervision import _KindMixin
-from .utils.validation import check_pair_labels, check_pairs
+from .utils.validation import check_pair_labels
 
 _STRATEGIES = ("accuracy", "f_beta", "max_tpr", "max_tnr")
 
@@ -50,6 +50,10 @@ class PairsClassifierMixin(_KindMixin):
     ``threshold_`` and -1 otherwise; ``decision_function`` is
     ``threshold_ - distance`` so that positive values mean "similar";
     ``score`` is the ROC AUC.
+
+    With the learner's ``preprocessor`` set, every method taking pairs also
+    takes integer indices of shape ``(n_pairs, 2)`` into it (see
+    :ref:`tuples_as_indices`).
     """
 
     classes_ = np.array([-1, 1])
@@ -93,7 +97,8 @@ class PairsClassifierMixin(_KindMixin):
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features)
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Formed pairs, or indices into ``preprocessor`` when it is set.
         y : array-like of shape (n_pairs,), values in {-1, +1}
         strategy : {'accuracy', 'f_beta', 'max_tpr', 'max_tnr'}, default='accuracy'
             'accuracy' maximises accuracy; 'f_beta' maximises the F-beta score
@@ -118,9 +123,8 @@ class PairsClassifierMixin(_KindMixin):
                 raise ValueError(f"strategy={strategy!r} needs min_rate in [0, 1], got {min_rate!r}.")
         if strategy == "f_beta" and not beta > 0:
             raise ValueError(f"beta must be positive, got {beta!r}.")
-        pairs = check_pairs(pairs, n_features=self.components_.shape[1])
-        y = check_pair_labels(y, pairs.shape[0])
         distances = self.pair_distance(pairs)
+        y = check_pair_labels(y, distances.shape[0])
         if not np.all(np.isfinite(distances)):
             raise ValueError("Learned distances of some pairs overflow; rescale the data.")
         t, tp, tn, n_pos, n_neg = _cut_statistics(distances, y)

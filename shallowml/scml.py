@@ -29,7 +29,12 @@ from .supervision import ClassesMixin
 from .tuples import TripletsMixin
 from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.threads import single_threaded_blas
-from .utils.validation import check_tuples, data_spread
+from .utils.validation import (
+    PREPROCESSOR_CONSTRAINT,
+    check_tuple_indices,
+    data_spread,
+    tuple_differences,
+)
 
 __all__ = ["SCML", "SCML_Supervised"]
 
@@ -244,6 +249,16 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
     {params}
     random_state : int, RandomState instance or None, default=None
         Draws the triplets of the 'triplet_diffs' bases, then the batches.
+    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
+        Points that triplets may be given as indices into: with it set, every
+        method taking triplets also takes integer indices of shape
+        ``(n_triplets, 3)`` (row numbers of this array, or whatever a callable
+        maps a 1-D array of indices to the 2-D array of those points; it is
+        called once per call, with the distinct indices). Only the indexed
+        points are gathered: no ``(n_triplets, 3, n_features)`` array is built.
+        Formed triplets of shape ``(n_triplets, 3, n_features)`` are still
+        accepted and used as given. Stored as given (not copied by ``fit``).
+        See :ref:`tuples_as_indices`.
 
     Attributes
     ----------
@@ -286,15 +301,21 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
     >>> scml = SCML(basis=np.eye(2), max_iter=2000, random_state=0).fit(triplets)
     >>> bool(scml.weights_[0] > scml.weights_[1])
     True
+    >>> # the same triplets as integer indices into X
+    >>> idx = np.stack([a[keep], p[keep], n[keep]], axis=1)
+    >>> by_index = SCML(basis=np.eye(2), max_iter=2000, random_state=0, preprocessor=X).fit(idx)
+    >>> bool(np.allclose(by_index.weights_, scml.weights_))
+    True
     """
 
     _parameter_constraints = {
         **_COMMON,
         "basis": [StrOptions({"triplet_diffs"}), "array-like"],
+        "preprocessor": PREPROCESSOR_CONSTRAINT,
     }
 
     def __init__(self, beta=1e-5, *, basis="triplet_diffs", n_basis=None, gamma=5e-3, max_iter=10000,
-                 output_iter=500, batch_size=10, tol=None, callback=None, verbose=False, random_state=None):
+                 output_iter=500, batch_size=10, tol=None, callback=None, verbose=False, random_state=None, preprocessor=None):
         self.beta = beta
         self.basis = basis
         self.n_basis = n_basis
@@ -306,6 +327,7 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
         self.callback = callback
         self.verbose = verbose
         self.random_state = random_state
+        self.preprocessor = preprocessor
 
     def _common_check_instance(self):
         return SCML_Supervised()
@@ -320,8 +342,9 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
 
         Parameters
         ----------
-        triplets : array-like of shape (n_triplets, 3, n_features)
-            Each ``(a, p, n)`` states ``d(a, p) < d(a, n)``.
+        triplets : array-like of shape (n_triplets, 3, n_features) or (n_triplets, 3)
+            Each ``(a, p, n)`` states ``d(a, p) < d(a, n)``: formed, or
+            integer indices into ``preprocessor``.
         y : None
             Unused (the order inside each triplet is the supervision);
             anything but None raises ``ValueError``.
@@ -332,11 +355,11 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
         """
         if y is not None:
             raise ValueError("SCML is fitted on ordered triplets only, y must be None.")
-        T = check_tuples(triplets, 3, name="triplets")
-        d = T.shape[2]
+        gathered, indices, _ = check_tuple_indices(triplets, 3, self.preprocessor, name="triplets")
+        d = gathered.shape[1]
         self.n_features_in_ = d
-        points, inverse = _unique_rows(T.reshape(-1, d))
-        idx = inverse.reshape(-1, 3)
+        points, inverse = _unique_rows(gathered)
+        idx = inverse[indices]
         if isinstance(self.basis, str):
             n_basis = 80 * d if self.n_basis is None else self.n_basis
         else:
@@ -344,7 +367,8 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
         _check_scale(points, self, n_basis, idx.shape[0])
         rng = check_random_state(self.random_state)
         if isinstance(self.basis, str):
-            basis = triplet_diffs_basis(T[:, 0] - T[:, 1], T[:, 0] - T[:, 2], n_basis, rng)
+            basis = triplet_diffs_basis(tuple_differences(gathered, indices, 0, 1),
+                                        tuple_differences(gathered, indices, 0, 2), n_basis, rng)
         else:
             basis = _check_basis_array(self.basis, d, self.n_basis)
         return _fit_scml(self, points, idx, basis, rng)

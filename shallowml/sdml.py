@@ -26,7 +26,13 @@ from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context
 from .utils.scaling import power_of_two_scale
 from .utils.threads import single_threaded_blas
-from .utils.validation import check_pair_labels, check_pairs, data_spread
+from .utils.validation import (
+    PREPROCESSOR_CONSTRAINT,
+    check_pair_labels,
+    check_tuple_indices,
+    data_spread,
+    tuple_differences,
+)
 
 __all__ = ["SDML", "SDML_Supervised"]
 
@@ -153,6 +159,16 @@ class SDML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     {params}
     random_state : int, RandomState instance or None, default=None
         Draws the prior when ``prior='random'`` (unused otherwise).
+    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
+        Points that pairs may be given as indices into: with it set, every
+        method taking pairs also takes integer indices of shape
+        ``(n_pairs, 2)`` (row numbers of this array, or whatever a callable
+        maps a 1-D array of indices to the 2-D array of those points; it is
+        called once per call, with the distinct indices). Only the indexed
+        points are gathered: no ``(n_pairs, 2, n_features)`` array is built.
+        Formed pairs of shape ``(n_pairs, 2, n_features)`` are still
+        accepted and used as given. Stored as given (not copied by ``fit``).
+        See :ref:`tuples_as_indices`.
 
     Attributes
     ----------
@@ -191,20 +207,29 @@ class SDML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
     >>> import numpy as np
     >>> from shallowml import SDML
     >>> # similar pairs differ mostly along y, dissimilar ones along x
-    >>> pairs = np.array([[[0.0, 0.0], [0.2, 2.0]], [[0.0, 0.0], [1.0, 0.1]],
-    ...                   [[1.0, 1.0], [1.1, 3.0]], [[1.0, 1.0], [2.0, 1.3]]])
+    >>> pairs = np.array([[[0.0, 0.0], [0.1, 1.0]], [[0.0, 0.0], [1.2, 0.1]],
+    ...                   [[1.0, 1.0], [1.1, 2.0]], [[1.0, 1.0], [2.2, 1.2]]])
     >>> y = np.array([1, -1, 1, -1])
     >>> sdml = SDML(balance_param=0.1).fit(pairs, y)
     >>> sdml.predict(pairs).tolist()
     [1, -1, 1, -1]
+    >>> M = sdml.get_mahalanobis_matrix()  # x weighted up, y down
+    >>> bool(M[0, 0] > 1.0 > M[1, 1])
+    True
     >>> sdml.psd_floor_
     0.0
+    >>> # the same pairs as integer indices into an array of their points
+    >>> X, inverse = np.unique(pairs.reshape(-1, 2), axis=0, return_inverse=True)
+    >>> idx = inverse.reshape(-1, 2)
+    >>> by_index = SDML(balance_param=0.1, preprocessor=X).fit(idx, y)
+    >>> bool(np.allclose(by_index.pair_distance(idx), sdml.pair_distance(pairs)))
+    True
     """
 
-    _parameter_constraints = dict(_COMMON_CONSTRAINTS)
+    _parameter_constraints = {**_COMMON_CONSTRAINTS, "preprocessor": PREPROCESSOR_CONSTRAINT}
 
     def __init__(self, balance_param=0.5, *, sparsity_param=0.01, prior="identity", max_iter=100, tol=1e-4,
-                 verbose=False, random_state=None):
+                 verbose=False, random_state=None, preprocessor=None):
         self.balance_param = balance_param
         self.sparsity_param = sparsity_param
         self.prior = prior
@@ -212,6 +237,7 @@ class SDML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         self.tol = tol
         self.verbose = verbose
         self.random_state = random_state
+        self.preprocessor = preprocessor
 
     def _common_check_instance(self):
         return SDML_Supervised()
@@ -222,7 +248,8 @@ class SDML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features)
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Formed pairs, or integer indices into ``preprocessor``.
         y : array-like of shape (n_pairs,)
             +1 for similar, -1 for dissimilar pairs (either kind may be absent).
 
@@ -230,10 +257,11 @@ class SDML(PairsClassifierMixin, MahalanobisMixin, BaseEstimator):
         -------
         self
         """
-        pairs = check_pairs(pairs)
-        y = check_pair_labels(y, pairs.shape[0])
-        self.n_features_in_ = pairs.shape[2]
-        _fit_sdml(self, pairs[:, 0, :] - pairs[:, 1, :], y, pairs.reshape(-1, pairs.shape[2]),
+        points, indices, _ = check_tuple_indices(pairs, 2, self.preprocessor)
+        y = check_pair_labels(y, indices.shape[0])
+        self.n_features_in_ = points.shape[1]
+        # the prior uses the distinct points only, so their multiplicity does not matter
+        _fit_sdml(self, tuple_differences(points, indices, 0, 1), y, points,
                   check_random_state(self.random_state))
         self.calibrate_threshold(pairs, y, strategy="accuracy")
         return self

@@ -40,7 +40,14 @@ from .supervision import ClassesMixin
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from .utils.init import INIT_OPTIONS, initial_components, resolve_n_components
 from .utils.scaling import rms_distance
-from .utils.validation import check_pair_labels, check_pairs, encode_class_labels, warn_unused_parameters
+from .utils.validation import (
+    PREPROCESSOR_CONSTRAINT,
+    check_pair_labels,
+    check_tuple_indices,
+    encode_class_labels,
+    tuple_differences,
+    warn_unused_parameters,
+)
 
 _PAIR_LOSSES = ("contrastive", "koch")
 # losses on batches of labelled samples (LinearSiamese_Supervised only)
@@ -279,6 +286,16 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         Print a row per epoch (training loss, time) and the training time.
     random_state : int, RandomState instance or None, default=None
         Initialisation, batch order and validation split.
+    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
+        Points that pairs may be given as indices into: with it set, every
+        method taking pairs also takes integer indices of shape
+        ``(n_pairs, 2)`` (row numbers of this array, or whatever a callable
+        maps a 1-D array of indices to the 2-D array of those points; it is
+        called once per call, with the distinct indices). Only the indexed
+        points are gathered: no ``(n_pairs, 2, n_features)`` array is built.
+        Formed pairs of shape ``(n_pairs, 2, n_features)`` are still
+        accepted and used as given. Stored as given (not copied by ``fit``).
+        See :ref:`tuples_as_indices`.
 
     Attributes
     ----------
@@ -329,15 +346,24 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
     ((2, 3), (200,))
     >>> bool(est.score(pairs, y) > 0.8)  # ROC AUC
     True
+    >>> # the same pairs as integer indices into X: no (200, 2, 3) array is built
+    >>> idx = np.stack([np.arange(200), np.arange(200, 400)], axis=1)
+    >>> by_index = LinearSiamese(n_components=2, random_state=0, preprocessor=X).fit(idx, y)
+    >>> bool(np.allclose(by_index.decision_function(idx), est.decision_function(pairs)))
+    True
     """
 
 
-    _parameter_constraints = {**_COMMON_CONSTRAINTS, "loss": [StrOptions(set(_PAIR_LOSSES))]}
+    _parameter_constraints = {
+        **_COMMON_CONSTRAINTS,
+        "loss": [StrOptions(set(_PAIR_LOSSES))],
+        "preprocessor": PREPROCESSOR_CONSTRAINT,
+    }
 
     def __init__(self, n_components=None, *, loss="contrastive", margin=None, init="auto",
                  learning_rate=0.01, batch_size=64, max_iter=100, tol=1e-4, weight_decay=0.0,
                  n_iter_no_change=10, early_stopping=False, validation_fraction=0.1, callback=None,
-                 verbose=0, random_state=None):
+                 verbose=0, random_state=None, preprocessor=None):
         self.n_components = n_components
         self.loss = loss
         self.margin = margin
@@ -353,6 +379,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         self.callback = callback
         self.verbose = verbose
         self.random_state = random_state
+        self.preprocessor = preprocessor
 
     def _common_check_instance(self):
         """``LinearSiamese_Supervised`` with the parameters set here that differ from the defaults.
@@ -364,20 +391,24 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         defaults = type(self)().get_params()
         changed = {
             name: value for name, value in self.get_params().items()
-            if not (isinstance(value, (str, numbers.Number, type(None)))
+            if name != "preprocessor" and not (isinstance(value, (str, numbers.Number, type(None)))
                     and isinstance(defaults[name], (str, numbers.Number, type(None)))
                     and value == defaults[name] and type(value) is type(defaults[name]))
         }
         return LinearSiamese_Supervised(**changed)
 
     def _prepare(self, pairs, y, *, reset):
-        pairs = check_pairs(pairs, n_features=None if reset else self.n_features_in_)
-        y = check_pair_labels(y, pairs.shape[0])
-        m, _, d = pairs.shape
-        A = np.concatenate((pairs[:, 0, :], pairs[:, 1, :]))
-        I = np.arange(m)
-        J = np.arange(m, 2 * m)
-        return pairs, y, A, I, J
+        """``(y, A, I, J)``: pair ``i`` is ``(A[I[i]], A[J[i]])``."""
+        points, indices, counts = check_tuple_indices(
+            pairs, 2, self.preprocessor, n_features=None if reset else self.n_features_in_
+        )
+        y = check_pair_labels(y, indices.shape[0])
+        if counts is not None:  # indexed pairs: the distinct points, never the (m, 2, d) array
+            return y, points, indices[:, 0].copy(), indices[:, 1].copy()
+        m = indices.shape[0]
+        # formed pairs: all first points, then all second ones
+        A = np.concatenate((points[indices[:, 0]], points[indices[:, 1]]))
+        return y, A, np.arange(m), np.arange(m, 2 * m)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, pairs, y):
@@ -385,7 +416,8 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features)
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Formed pairs, or integer indices into ``preprocessor``.
         y : array-like of shape (n_pairs,)
             +1 for similar pairs, -1 for dissimilar ones; both must occur.
 
@@ -393,13 +425,13 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         -------
         self
         """
-        pairs, y, A, I, J = self._prepare(pairs, y, reset=True)
+        y, A, I, J = self._prepare(pairs, y, reset=True)
         if np.unique(y).size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs both similar (+1) and dissimilar (-1) pairs; "
                 f"got only {int(y[0]):+d}."
             )
-        d = pairs.shape[2]
+        d = A.shape[1]
         n_components = resolve_n_components(self.n_components, d)
         rng = check_random_state(self.random_state)
         scale = rms_distance(A, I, J)
@@ -426,7 +458,8 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features)
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Formed pairs, or integer indices into ``preprocessor``.
         y : array-like of shape (n_pairs,), values in {-1, +1}
 
         Returns
@@ -434,8 +467,8 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         self
         """
         first = not hasattr(self, "_params")
-        pairs, y, A, I, J = self._prepare(pairs, y, reset=first)
-        d = pairs.shape[2]
+        y, A, I, J = self._prepare(pairs, y, reset=first)
+        d = A.shape[1]
         if first:
             n_components = resolve_n_components(self.n_components, d)
             self._rng = check_random_state(self.random_state)
@@ -470,8 +503,8 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         check_is_fitted(self)
         if not hasattr(self, "head_coef_"):
             raise AttributeError("pair_similarity_proba is only available with loss='koch'.")
-        pairs = check_pairs(pairs, n_features=self.n_features_in_)
-        U = np.abs((pairs[:, 0, :] - pairs[:, 1, :]) @ self.components_.T)
+        points, indices, _ = check_tuple_indices(pairs, 2, self.preprocessor, n_features=self.n_features_in_)
+        U = np.abs(tuple_differences(points, indices, 0, 1) @ self.components_.T)
         s = U @ self.head_coef_ + self.head_intercept_
         return 0.5 * (1.0 + np.tanh(0.5 * s))
 

@@ -4,14 +4,16 @@ A triplet ``(a, p, n)`` says "``a`` is closer to ``p`` than to ``n``"; a
 quadruplet ``(a, b, c, d)`` says "``d(a, b) < d(c, d)``". As in metric-learn,
 ``decision_function`` is the learned margin of that statement (positive when
 it holds), ``predict`` its sign (+1 / -1) and ``score`` the fraction of tuples
-it holds for.
+it holds for. With a ``preprocessor``, tuples may be given as integer indices
+of shape ``(n, k)`` (see :ref:`tuples_as_indices`).
 """
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .supervision import _KindMixin
-from .utils.validation import check_tuples
+from .base import tuple_distances
+from .utils.validation import check_tuple_indices
 
 __all__ = ["QuadrupletsMixin", "TripletsMixin"]
 
@@ -27,13 +29,14 @@ class _TuplesMixin(_KindMixin):
 
     def _pair_gap(self, tuples):
         check_is_fitted(self)
-        T = check_tuples(tuples, self._tuple_length, n_features=self.components_.shape[1],
-                         name=self._tuple_name)
+        points, indices, _ = check_tuple_indices(
+            tuples, self._tuple_length, getattr(self, "preprocessor", None),
+            n_features=self.components_.shape[1], name=self._tuple_name,
+        )
         (i, j), (k, m) = self._compared
-        L = self.components_
-        near = (T[:, i] - T[:, j]) @ L.T
-        far = (T[:, k] - T[:, m]) @ L.T
-        return np.sqrt(np.einsum("ij,ij->i", far, far)) - np.sqrt(np.einsum("ij,ij->i", near, near))
+        near = tuple_distances(points, indices, i, j, self.components_)
+        far = tuple_distances(points, indices, k, m, self.components_)
+        return far - near
 
     def decision_function(self, tuples):
         """Learned distance of the second pair minus that of the first (positive: ordered)."""

@@ -303,3 +303,15 @@ def test_bench_lmnn_scale_problem_and_targets():
     assert lines[1].startswith("MISSED") and "2100 MB" in lines[1]
     assert lines[2].startswith("MET") and "0.2000 (LMNN) < 0.2500" in lines[2]
     assert lines[3].startswith("MISSED") and "letter (16000 rows)" in lines[3]
+    noisy = check_targets([{"dataset": "synth-100k-noisy", "impl": "shallowml", "err": 0.21},
+                           {"dataset": "synth-100k-noisy", "impl": "euclidean", "err": 0.2}])
+    assert noisy == ["(not a target) synth-100k-noisy 3-NN error 0.2100 (LMNN) vs 0.2000 (Euclidean)"]
+
+
+def test_bench_lmnn_scale_noisy_variant_flips_labels():
+    from benchmarks.bench_lmnn_scale import load_case, synthetic
+
+    clean, noisy = synthetic(2000), load_case("synth-2k-noisy")
+    np.testing.assert_array_equal(clean[0], noisy[0])  # same points ...
+    flipped = np.mean(clean[1] != noisy[1])
+    assert 0.0 < flipped < 0.02  # ... about 1 % of the labels redrawn (some land on their own class)

@@ -17,24 +17,32 @@ from scipy import linalg
 
 from .._kernels.itml import itml_sweep
 from ..utils.scaling import power_of_two_scale
+from ..utils.validation import row_block
 from .progress import ProgressTable
 from .result import STOPPED_BY_CALLBACK, SolverResult
 
 __all__ = ["itml_solve"]
 
 
-def _prior_matrix(prior, points, s, d):
+def _prior_matrix(prior, points, s, d, point_weights=None):
     """Prior ``M0`` for the problem rescaled by ``s``; returns ``(M0', f)``.
 
-    The metric on the original data is ``M = M' / f``.
+    The metric on the original data is ``M = M' / f``. ``point_weights``
+    (how often each point occurs, e.g. in indexed pairs) weighs the
+    covariance as if the points were repeated.
     """
     if isinstance(prior, str):
         if prior == "identity":
             return np.eye(d), 1.0
         # 'covariance': pseudo-inverse of the covariance of the scaled points;
         # directions without variance (constant features) get zero weight.
-        Z = (points - points.mean(axis=0)) / s
-        cov = Z.T @ Z / max(Z.shape[0], 1)
+        if point_weights is None:
+            Z = (points - points.mean(axis=0)) / s
+            cov = Z.T @ Z / max(Z.shape[0], 1)
+        else:
+            w = np.asarray(point_weights, dtype=np.float64) / np.sum(point_weights)
+            Z = (points - w @ points) / s
+            cov = (Z * w[:, None]).T @ Z
         w, U = linalg.eigh(0.5 * (cov + cov.T), check_finite=False)
         if w[-1] <= 0.0:
             raise ValueError("prior='covariance' needs points with non-zero variance.")
@@ -56,6 +64,18 @@ def _prior_matrix(prior, points, s, d):
     return M0, 1.0
 
 
+
+
+def _quadratic_forms(Vs, rows, A):
+    """``v^T A v`` for the rows ``Vs[rows]``, a block of rows at a time."""
+    out = np.empty(rows.size)
+    block = row_block(Vs.shape[1])
+    for start in range(0, rows.size, block):
+        W = Vs[rows[start:start + block]]
+        out[start:start + block] = np.einsum("ij,ij->i", W @ A, W)
+    return out
+
+
 def _screen(Vs, sign, xi, lam, A):
     """Constraints the next sweep must visit, in their cyclic order, and how many are new.
 
@@ -69,8 +89,7 @@ def _screen(Vs, sign, xi, lam, A):
     idle = np.flatnonzero(~visit)
     n_new = 0
     if idle.size:
-        W = Vs[idle]
-        p = np.einsum("ij,ij->i", W @ A, W)
+        p = _quadratic_forms(Vs, idle, A)
         new = idle[(p > np.finfo(np.float64).tiny) & (sign[idle] * (p - xi[idle]) > 0.0)]
         visit[new] = True
         n_new = new.size
@@ -78,11 +97,12 @@ def _screen(Vs, sign, xi, lam, A):
 
 
 def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, name="ITML",
-                callback=None):
+                callback=None, point_weights=None, overwrite_V=False):
     """ITML in the rescaled problem; the metric is ``A / f``.
 
     ``callback((A, f), n_iter)`` is called after every sweep; returning True
-    stops the solver (``result.stopped``).
+    stops the solver (``result.stopped``). ``overwrite_V=True`` rescales a
+    float64 C-contiguous ``V`` in place (no copy of the constraints).
     """
     V = np.asarray(V, dtype=np.float64)
     sign = np.asarray(sign, dtype=np.float64)
@@ -90,10 +110,18 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, n
     s = power_of_two_scale(V)
     if s == 0.0:
         raise ValueError("Every pair has two identical points (zero difference); nothing to learn.")
-    Vs = np.ascontiguousarray(V / s)
-    M0, f = _prior_matrix(prior, points if points is not None else V, s, d)
+    if overwrite_V and points is not None and V.flags.c_contiguous:
+        Vs = V
+        Vs /= s  # a power of two: exact, as V / s
+    else:
+        Vs = np.ascontiguousarray(V / s)
+    M0, f = _prior_matrix(prior, points if points is not None else V, s, d, point_weights)
     if bounds is None:
-        sq = np.sum((Vs @ M0) * Vs, axis=1)
+        sq = np.empty(Vs.shape[0])
+        block = row_block(d)
+        for start in range(0, Vs.shape[0], block):
+            W = Vs[start:start + block]
+            sq[start:start + block] = np.sum((W @ M0) * W, axis=1)
         sq = sq[sq > 0]
         if sq.size == 0:
             raise ValueError("Every pair has zero distance under the prior; nothing to learn.")

@@ -130,14 +130,15 @@ def _floor_unbounded(values, name):
     return values
 
 
-def _full_setup(pos_diff, neg_diff, prior, points, name):
+def _full_setup(pos_diff, neg_diff, prior, points, name, point_weights=None):
     """Scaled differences, the map ``T``, the start ``B0`` and the constants of the full problem."""
     _check_pairs_kinds(pos_diff, neg_diff, name)
     d = pos_diff.shape[1]
     s = power_of_two_scale(np.vstack((pos_diff, neg_diff)))
     P = pos_diff / s
     N = neg_diff[np.any(neg_diff != 0, axis=1)] / s
-    M0, f = _prior_matrix(prior, points if points is not None else np.vstack((pos_diff, neg_diff)), s, d)
+    M0, f = _prior_matrix(prior, points if points is not None else np.vstack((pos_diff, neg_diff)), s, d,
+                          point_weights)
     S = P.T @ P
     t = T_FRACTION * float(np.sum(S * M0))
     if not t > 0.0:
@@ -179,7 +180,7 @@ def _full_components(B, T, scale2):
 
 
 def mmc_full(pos_diff, neg_diff, *, prior="identity", points=None, max_iter=100, tol=1e-6,
-             verbose=False, name="MMC", callback=None):
+             verbose=False, name="MMC", callback=None, point_weights=None):
     """Solve full MMC for similar and dissimilar pair differences.
 
     Parameters
@@ -200,6 +201,9 @@ def mmc_full(pos_diff, neg_diff, *, prior="identity", points=None, max_iter=100,
         Prefix of the progress table and of messages.
     callback : callable, default=None
         ``callback(L, n_iter) -> bool``, ``L`` the current map; True stops.
+    point_weights : ndarray of shape (n_points,), default=None
+        How often each point occurs (indexed pairs): weighs the covariance
+        of ``prior='covariance'`` as if the points were repeated.
 
     Returns
     -------
@@ -211,7 +215,7 @@ def mmc_full(pos_diff, neg_diff, *, prior="identity", points=None, max_iter=100,
     """
     pos_diff = np.asarray(pos_diff, dtype=np.float64)
     neg_diff = np.asarray(neg_diff, dtype=np.float64)
-    E, T, B0, t, f, s = _full_setup(pos_diff, neg_diff, prior, points, name)
+    E, T, B0, t, f, s = _full_setup(pos_diff, neg_diff, prior, points, name, point_weights)
     scale2 = t / f
     # h(M) = log F(B) + log(s) + log(t / f) / 2 for M = (t / f) T B T^T and the unscaled data
     offset = np.log(s) + 0.5 * np.log(scale2)
@@ -269,7 +273,7 @@ def mmc_full(pos_diff, neg_diff, *, prior="identity", points=None, max_iter=100,
 
 
 def mmc_diagonal(pos_diff, neg_diff, *, diagonal_c=1.0, prior="identity", points=None, max_iter=100,
-                 tol=1e-6, verbose=False, name="MMC", callback=None):
+                 tol=1e-6, verbose=False, name="MMC", callback=None, point_weights=None):
     """Solve diagonal MMC (Newton-Raphson on ``g``, see the module docstring).
 
     Parameters are those of :func:`mmc_full`, plus ``diagonal_c`` (``C``);
@@ -299,7 +303,8 @@ def mmc_diagonal(pos_diff, neg_diff, *, diagonal_c=1.0, prior="identity", points
         sv = sv.copy()
         sv[used] = _floor_unbounded(sv[used], name)
     sv, Q = sv[used], Q[:, used]
-    M0, _ = _prior_matrix(prior, points if points is not None else np.vstack((pos_diff, neg_diff)), s, d)
+    M0, _ = _prior_matrix(prior, points if points is not None else np.vstack((pos_diff, neg_diff)), s, d,
+                          point_weights)
     w = np.clip(np.diag(M0)[used], 0.0, None)
     if not np.any(w > 0):
         w = np.ones(used.sum())

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .validation import data_spread
+from .validation import data_spread, row_block
 
 __all__ = ["downscale_exponent", "power_of_two_scale", "rms_distance"]
 
@@ -65,8 +65,13 @@ def rms_distance(A, I=None, J=None):
     if I is None:
         value = m * float(np.sqrt(2.0 * np.sum(np.var(A / m, axis=0))))
     else:
-        diff = A[I] / m - A[J] / m
-        value = m * float(np.sqrt(np.mean(np.einsum("ij,ij->i", diff, diff))))
+        sq = np.empty(I.size)
+        block = row_block(A.shape[1])
+        for start in range(0, I.size, block):  # row blocks: no (n_pairs, n_features) temporaries
+            stop = start + block
+            diff = A[I[start:stop]] / m - A[J[start:stop]] / m
+            sq[start:stop] = np.einsum("ij,ij->i", diff, diff)
+        value = m * float(np.sqrt(np.mean(sq)))
     if value == 0.0:
         raise ValueError("Every pair consists of two identical points; no metric can be learned.")
     return value
@@ -82,7 +87,8 @@ def power_of_two_scale(V):
     >>> power_of_two_scale(np.array([[3.0, -100.0]])), power_of_two_scale(np.zeros(2))
     (128.0, 0.0)
     """
-    top = float(np.abs(V).max(initial=0.0))
+    V = np.asarray(V)
+    top = max(float(V.max(initial=0.0)), -float(V.min(initial=0.0)))  # max |V|, no |V| temporary
     if top == 0.0:
         return 0.0
     return float(2.0 ** np.round(np.log2(top)))

@@ -7,6 +7,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
 
 
+# ``_parameter_constraints`` entry of the learners on tuples (see check_tuple_indices)
+PREPROCESSOR_CONSTRAINT = ["array-like", callable, None]
+
+
 def check_tuples(tuples, tuple_length, *, n_features=None, dtype=np.float64, name="pairs"):
     """Validate an array of tuples of shape ``(n_tuples, tuple_length, n_features)``.
 
@@ -47,6 +51,171 @@ def check_tuples(tuples, tuple_length, *, n_features=None, dtype=np.float64, nam
             f"with {n_features} features."
         )
     return np.ascontiguousarray(tuples)
+
+
+def check_tuple_indices(tuples, tuple_length, preprocessor=None, *, n_features=None, name="pairs"):
+    """Validate tuples and return them in indexed form ``(points, indices, counts)``.
+
+    The one data path of the learners on tuples: ``points[indices[i, j]]`` is
+    point ``j`` of tuple ``i``. Learners compute differences with
+    :func:`tuple_differences`, so that with a preprocessor no array of shape
+    ``(n_tuples, tuple_length, n_features)`` is ever built.
+
+    Parameters
+    ----------
+    tuples : array-like of shape (n_tuples, tuple_length, n_features) or (n_tuples, tuple_length)
+        Formed tuples, or (with a preprocessor) integer indices into it.
+    tuple_length : int
+        2 for pairs, 3 for triplets, 4 for quadruplets.
+    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
+        The points the indices refer to, or a callable mapping a 1-D integer
+        array of indices to the 2-D array of those points. Formed tuples are
+        used as given even when it is set (as metric-learn does).
+    n_features : int, default=None
+        Expected number of features (checked when given).
+    name : str, default='pairs'
+        The argument's name in messages.
+
+    Returns
+    -------
+    points : ndarray of shape (n_points, n_features), float64, finite
+        Formed tuples: the tuples' points in order (a reshaped view).
+        Indices: the distinct indexed points, in increasing index order.
+    indices : ndarray of int64 of shape (n_tuples, tuple_length)
+        Rows of ``points``; ``arange`` for formed tuples.
+    counts : ndarray of int64 of shape (n_points,) or None
+        How often each point occurs in the tuples; None for formed tuples
+        (every row occurs once).
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_tuples` for formed tuples; for indices given without
+        a preprocessor; for indices that are not integers, negative or out of
+        range; for a preprocessor (or its output) that is not a finite 2-D
+        array with one row per index; and for a feature-count mismatch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.utils.validation import check_tuple_indices
+    >>> X = np.array([[0.0], [1.0], [5.0]])
+    >>> points, indices, counts = check_tuple_indices([[0, 2], [2, 0]], 2, X)
+    >>> points.ravel().tolist(), indices.tolist(), counts.tolist()
+    ([0.0, 5.0], [[0, 1], [1, 0]], [2, 2])
+    """
+    if preprocessor is None or np.ndim(tuples) != 2:
+        if preprocessor is None and np.ndim(tuples) == 2:
+            raise ValueError(
+                f"{name} must be a 3-D array of shape (n_{name}, {tuple_length}, n_features), got shape "
+                f"{np.shape(tuples)}. To give {name} as integer indices into an array of points, set "
+                "the estimator's preprocessor parameter to that array."
+            )
+        T = check_tuples(tuples, tuple_length, n_features=n_features, name=name)
+        n, k, d = T.shape
+        return T.reshape(n * k, d), np.arange(n * k, dtype=np.int64).reshape(n, k), None
+    indices = _check_indices(tuples, tuple_length, name)
+    used, inverse = np.unique(indices, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), minlength=used.size)
+    if callable(preprocessor):
+        points = _check_points(preprocessor(used), f"preprocessor's output for {used.size} indices")
+        if points.shape[0] != used.size:
+            raise ValueError(
+                f"preprocessor returned {points.shape[0]} rows for {used.size} indices; a callable "
+                "preprocessor must map a 1-D array of n indices to an array of shape (n, n_features)."
+            )
+    else:
+        # only the indexed rows are converted and checked: a large (e.g. memory-mapped)
+        # array is never copied whole
+        X = preprocessor if isinstance(preprocessor, np.ndarray) else np.asarray(preprocessor)
+        _check_ndim(X, "preprocessor array")
+        if used[-1] >= X.shape[0]:
+            raise ValueError(
+                f"{name} contain index {used[-1]}, out of range for the preprocessor's {X.shape[0]} "
+                f"points; indices must be in [0, {X.shape[0] - 1}]."
+            )
+        points = _check_points(X[used], "preprocessor array")
+    if n_features is not None and points.shape[1] != n_features:
+        raise ValueError(
+            f"preprocessor gives points with {points.shape[1]} features, but the estimator was "
+            f"fitted with {n_features} features."
+        )
+    return points, inverse.reshape(indices.shape).astype(np.int64, copy=False), counts
+
+
+def _check_indices(tuples, tuple_length, name):
+    """A 2-D array of non-negative integer indices of shape ``(n_tuples, tuple_length)``."""
+    indices = np.asarray(tuples)
+    if indices.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} given as a 2-D array are indices into the preprocessor and must be integers, got "
+            f"dtype {indices.dtype}; pass an integer array (e.g. .astype(np.intp)) or formed {name} "
+            f"of shape (n_{name}, {tuple_length}, n_features)."
+        )
+    if indices.shape[0] == 0 or indices.shape[1] != tuple_length:
+        raise ValueError(
+            f"{name} given as indices must have shape (n_{name}, {tuple_length}) with n_{name} >= 1, "
+            f"got shape {indices.shape}."
+        )
+    if indices.min() < 0:
+        raise ValueError(
+            f"{name} contain the negative index {indices.min()}; indices into the preprocessor must "
+            "be in [0, n_samples - 1] (negative indices are not counted from the end)."
+        )
+    return indices
+
+
+def _check_ndim(points, what):
+    if np.ndim(points) != 2:
+        raise ValueError(
+            f"The {what} must be a 2-D array of shape (n_samples, n_features), got shape "
+            f"{np.shape(points)}."
+        )
+
+
+def _check_points(points, what):
+    """A finite 2-D float64 array of points with at least one feature."""
+    _check_ndim(points, what)
+    return check_array(points, dtype=np.float64, ensure_all_finite=True, input_name="preprocessor")
+
+
+def row_block(n_features, budget=2**18):
+    """Rows per block so that a ``(block, n_features)`` float64 temporary holds ``budget``
+    values (2 MiB by default), at least 64 rows."""
+    return max(64, budget // max(int(n_features), 1))
+
+
+def tuple_differences(points, indices, first, second, *, block=None):
+    """``points[indices[:, first]] - points[indices[:, second]]``, a row block at a time.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_points, n_features)
+    indices : ndarray of int of shape (n_tuples, tuple_length)
+    first, second : int
+        Positions inside the tuples.
+    block : int, default=None
+        Tuples gathered at once (the only temporaries beyond the result);
+        None: :func:`row_block`.
+
+    Returns
+    -------
+    diff : ndarray of shape (n_tuples, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from shallowml.utils.validation import tuple_differences
+    >>> tuple_differences(np.array([[0.0], [1.0], [5.0]]), np.array([[2, 1]]), 0, 1).tolist()
+    [[4.0]]
+    """
+    n = indices.shape[0]
+    block = row_block(points.shape[1]) if block is None else block
+    out = np.empty((n, points.shape[1]), dtype=np.float64)
+    for start in range(0, n, block):
+        rows = indices[start:start + block]
+        np.subtract(points[rows[:, first]], points[rows[:, second]], out=out[start:start + block])
+    return out
 
 
 def check_pairs(pairs, *, n_features=None, dtype=np.float64):
