@@ -249,16 +249,7 @@ class SCML(TripletsMixin, MahalanobisMixin, BaseEstimator):
     {params}
     random_state : int, RandomState instance or None, default=None
         Draws the triplets of the 'triplet_diffs' bases, then the batches.
-    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
-        Points that triplets may be given as indices into: with it set, every
-        method taking triplets also takes integer indices of shape
-        ``(n_triplets, 3)`` (row numbers of this array, or whatever a callable
-        maps a 1-D array of indices to the 2-D array of those points; it is
-        called once per call, with the distinct indices). Only the indexed
-        points are gathered: no ``(n_triplets, 3, n_features)`` array is built.
-        Formed triplets of shape ``(n_triplets, 3, n_features)`` are still
-        accepted and used as given. Stored as given (not copied by ``fit``).
-        See :ref:`tuples_as_indices`.
+    {preprocessor}
 
     Attributes
     ----------

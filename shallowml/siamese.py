@@ -286,16 +286,7 @@ class LinearSiamese(PairsClassifierMixin, _LinearSiameseBase):
         Print a row per epoch (training loss, time) and the training time.
     random_state : int, RandomState instance or None, default=None
         Initialisation, batch order and validation split.
-    preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
-        Points that pairs may be given as indices into: with it set, every
-        method taking pairs also takes integer indices of shape
-        ``(n_pairs, 2)`` (row numbers of this array, or whatever a callable
-        maps a 1-D array of indices to the 2-D array of those points; it is
-        called once per call, with the distinct indices). Only the indexed
-        points are gathered: no ``(n_pairs, 2, n_features)`` array is built.
-        Formed pairs of shape ``(n_pairs, 2, n_features)`` are still
-        accepted and used as given. Stored as given (not copied by ``fit``).
-        See :ref:`tuples_as_indices`.
+    {preprocessor}
 
     Attributes
     ----------

@@ -75,6 +75,21 @@ def metric_learner_tags(tags, kind):
     return MetricLearnerTags(**values, input_kind=kind)
 
 
+def _preprocessor_doc(kind):
+    """The numpydoc entry of the ``preprocessor`` parameter of a learner on ``kind`` tuples."""
+    k = TUPLE_LENGTHS[kind]
+    return f"""preprocessor : array-like of shape (n_samples, n_features), callable or None, default=None
+        Points that {kind} may be given as indices into: with it set, every
+        method taking {kind} also takes integer indices of shape
+        ``(n_{kind}, {k})`` (row numbers of this array, or whatever a callable
+        maps a 1-D array of indices to the 2-D array of those points; it is
+        called once per call, with the distinct indices). Only the indexed
+        points are gathered: no ``(n_{kind}, {k}, n_features)`` array is built.
+        Formed {kind} of shape ``(n_{kind}, {k}, n_features)`` are still
+        accepted and used as given. Stored as given (not copied by ``fit``).
+        See :ref:`tuples_as_indices`."""
+
+
 def input_kind(estimator):
     """The ``input_kind`` of an estimator instance or class.
 
@@ -92,6 +107,13 @@ def input_kind(estimator):
 class _KindMixin:
     _input_kind = "classes"
     _target_required = True
+
+    def __init_subclass__(cls, **kwargs):
+        # learners on tuples write "{preprocessor}" in their Parameters section: the one text
+        # of that parameter, for their kind of tuple
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__ and "{preprocessor}" in cls.__doc__:
+            cls.__doc__ = cls.__doc__.replace("{preprocessor}", _preprocessor_doc(cls._input_kind))
 
     def __sklearn_tags__(self):
         tags = metric_learner_tags(super().__sklearn_tags__(), self._input_kind)
