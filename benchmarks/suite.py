@@ -990,4 +990,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module's main, not this __main__ copy: the cells sent to Dask
+    # workers then pickle Method by reference (benchmarks.suite.Method) instead of by
+    # value, so each worker keeps one metric-learn interpreter (_WORKER) for all its
+    # cells; by value every cell carried a fresh ReferenceWorker and started its own.
+    from benchmarks.suite import main as _main
+
+    _main()
