@@ -37,8 +37,8 @@ def _scaled(X):
     (:mod:`shallowml.utils.scaling`). Raises ValueError when X has no usable
     spread (see :func:`shallowml.utils.validation.data_spread`).
     """
-    mean, _ = data_spread(X)
-    s = rms_distance(X) / np.sqrt(2.0 * X.shape[1])
+    mean, m = data_spread(X)
+    s = rms_distance(X, spread=m) / np.sqrt(2.0 * X.shape[1])
     return (X - mean) / s, s
 
 

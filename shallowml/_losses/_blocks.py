@@ -31,6 +31,20 @@ def default_block_rows(n_columns, bytes_per_entry, *, target_bytes=_TARGET_BYTES
     return int(max(16, min(n_columns, target_bytes // (bytes_per_entry * max(n_columns, 1)))))
 
 
+def resolve_block_rows(block_rows, n_rows, n_columns, bytes_per_entry):
+    """Rows per block: ``block_rows`` (None: :func:`default_block_rows`), between 1 and ``n_rows``.
+
+    Examples
+    --------
+    >>> from shallowml._losses._blocks import resolve_block_rows
+    >>> resolve_block_rows(None, 10, 100, 8), resolve_block_rows(0, 10, 100, 8)
+    (10, 1)
+    """
+    if block_rows is None:
+        block_rows = default_block_rows(n_columns, bytes_per_entry)
+    return int(max(1, min(block_rows, max(n_rows, 1))))
+
+
 def distances_from_products(n_dims, min_dims, *sq_norms):
     """Whether a block's squared distances come from a BLAS product.
 

@@ -24,7 +24,7 @@ in memory.
 import numpy as np
 
 from .._kernels.mlkr import accumulate_transposed_sparse, mlkr_block_weights
-from ._blocks import centred, default_block_rows, distances_from_products
+from ._blocks import centred, distances_from_products, resolve_block_rows
 
 # With at least this many embedded dimensions, squared distances come from BLAS
 # inner products; with fewer, the kernel's exact, vectorised difference form is
@@ -87,9 +87,7 @@ def mlkr_loss_grad(params, X, y, *, block_rows=None):
     ZT = np.ascontiguousarray(Z.T)
     sq_norms = np.einsum("ij,ij->i", Z, Z)
     from_products = distances_from_products(k, _PRODUCTS_FROM, sq_norms)
-    if block_rows is None:
-        block_rows = default_block_rows(n, _BYTES_PER_PAIR)
-    block_rows = int(max(1, min(block_rows, max(n, 1))))
+    block_rows = resolve_block_rows(block_rows, n, n, _BYTES_PER_PAIR)
 
     AZ = np.zeros((n, k))
     # columns 0..k-1: W^T Z, column k: c = W^T 1

@@ -30,7 +30,7 @@ import numpy as np
 
 from .._kernels.nca import accumulate_transposed, nca_block_weights
 from ..utils.threads import split_dot
-from ._blocks import centred, default_block_rows, distances_from_products
+from ._blocks import centred, distances_from_products, resolve_block_rows
 
 # With at least this many embedded dimensions, squared distances come from one
 # BLAS product per block; with fewer, the kernel's exact difference form costs
@@ -125,9 +125,7 @@ def nca_loss_grad(params, X, y_codes, *, anchors=None, candidates=None, block_ro
     ZcT = np.ascontiguousarray(Zc.T)
     y_rows_all = y_codes[rows_all]
     n_rows = rows_all.size
-    if block_rows is None:
-        block_rows = default_block_rows(m, _BYTES_PER_PAIR)
-    block_rows = int(max(1, min(block_rows, max(n_rows, 1))))
+    block_rows = resolve_block_rows(block_rows, n_rows, m, _BYTES_PER_PAIR)
 
     WZ = np.empty((n_rows, k))
     # columns 0..k-1: W^T Z_A, column k: c = W^T 1

@@ -64,14 +64,13 @@ def _prior_matrix(prior, points, s, d, point_weights=None):
     return M0, 1.0
 
 
-
-
-def _quadratic_forms(Vs, rows, A):
-    """``v^T A v`` for the rows ``Vs[rows]``, a block of rows at a time."""
-    out = np.empty(rows.size)
+def _quadratic_forms(Vs, A, rows=None):
+    """``v^T A v`` for the rows ``Vs[rows]`` (None: every row), a block of rows at a time."""
+    n = Vs.shape[0] if rows is None else rows.size
+    out = np.empty(n)
     block = row_block(Vs.shape[1])
-    for start in range(0, rows.size, block):
-        W = Vs[rows[start:start + block]]
+    for start in range(0, n, block):
+        W = Vs[start:start + block] if rows is None else Vs[rows[start:start + block]]
         out[start:start + block] = np.einsum("ij,ij->i", W @ A, W)
     return out
 
@@ -89,7 +88,7 @@ def _screen(Vs, sign, xi, lam, A):
     idle = np.flatnonzero(~visit)
     n_new = 0
     if idle.size:
-        p = _quadratic_forms(Vs, idle, A)
+        p = _quadratic_forms(Vs, A, idle)
         new = idle[(p > np.finfo(np.float64).tiny) & (sign[idle] * (p - xi[idle]) > 0.0)]
         visit[new] = True
         n_new = new.size
@@ -117,11 +116,7 @@ def _itml_solve(V, sign, gamma, prior, bounds, max_iter, tol, points, verbose, n
         Vs = np.ascontiguousarray(V / s)
     M0, f = _prior_matrix(prior, points if points is not None else V, s, d, point_weights)
     if bounds is None:
-        sq = np.empty(Vs.shape[0])
-        block = row_block(d)
-        for start in range(0, Vs.shape[0], block):
-            W = Vs[start:start + block]
-            sq[start:start + block] = np.sum((W @ M0) * W, axis=1)
+        sq = _quadratic_forms(Vs, M0)
         sq = sq[sq > 0]
         if sq.size == 0:
             raise ValueError("Every pair has zero distance under the prior; nothing to learn.")

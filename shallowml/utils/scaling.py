@@ -36,7 +36,7 @@ from .validation import data_spread, row_block
 __all__ = ["downscale_exponent", "power_of_two_scale", "rms_distance"]
 
 
-def rms_distance(A, I=None, J=None):
+def rms_distance(A, I=None, J=None, *, spread=None):
     """Root mean squared distance ``||A_i - A_j||`` over index pairs, overflow-safe.
 
     Parameters
@@ -45,6 +45,9 @@ def rms_distance(A, I=None, J=None):
     I, J : ndarray of int, shape (n_pairs,), default=None
         The pairs. None: all ordered pairs of rows (including ``i = j``),
         whose mean squared distance is twice the total variance.
+    spread : float, default=None
+        ``data_spread(A)[1]`` when the caller has computed it already (the
+        data are then not checked again).
 
     Returns
     -------
@@ -61,7 +64,7 @@ def rms_distance(A, I=None, J=None):
     >>> round(rms_distance(A) ** 2, 12)  # 2 * (2.25 + 4)
     12.5
     """
-    _, m = data_spread(A)
+    m = data_spread(A)[1] if spread is None else spread
     if I is None:
         value = m * float(np.sqrt(2.0 * np.sum(np.var(A / m, axis=0))))
     else:

@@ -39,8 +39,8 @@ class ScaledSubspace:
         X = np.asarray(X, dtype=np.float64)
         # data_spread's means are exact on constant features (e.g. a pixel constant in a
         # training split of data standardised as a whole), so those columns are exactly 0
-        mean, _ = data_spread(X)
-        scale = power_of_two_scale(X - mean)  # (see utils.scaling)
+        mean, m = data_spread(X)
+        scale = power_of_two_scale(m)  # m = max |X - mean| (see utils.scaling)
         Xs = (X - mean) / scale
         col = np.abs(Xs).max(axis=0)
         col = col[col > 0] / col.max()
