@@ -6,6 +6,7 @@ that are not public (Sphinx would silently render a dead link).
 """
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
@@ -56,3 +57,16 @@ def test_api_page_includes_generated_list():
     assert ".. include:: generated/_public_api.rst" in api
     conf = (ROOT / "docs" / "conf.py").read_text()
     assert "shallowml.__all__" in conf
+
+
+@pytest.mark.parametrize("name", [n for n in shallowml.__all__ if isinstance(getattr(shallowml, n), type)])
+def test_every_parameter_documented_without_placeholders(name):
+    # class docstrings are assembled from shared texts ({params}, {preprocessor}, ...):
+    # every __init__ parameter must have its entry and no placeholder may be left
+    cls = getattr(shallowml, name)
+    doc = cls.__doc__ or ""
+    left = re.findall(r"\{[a-z_]+\}", doc)
+    assert not left, f"{name}: unfilled placeholders {left}"
+    for param in inspect.signature(cls.__init__).parameters:
+        if param != "self":
+            assert re.search(rf"^    {param} :", doc, flags=re.M), f"{name}: parameter {param!r} undocumented"
