@@ -14,9 +14,10 @@ import warnings
 
 import numpy as np
 from scipy import linalg
-from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 from ._kernels.distances import pairwise_sq_distances
+from ._solvers.kmeans import kmeans
 
 
 def _unit_rows(V):
@@ -124,9 +125,10 @@ def lda_basis(X, y_codes, n_basis, rng, n_init=1):
     """'lda' bases: local Fisher directions around k-means centres, at two scales.
 
     ``n_clusters = ceil(n_basis / (2 (n_classes - 1)))`` k-means centres
-    (scikit-learn's ``KMeans`` with ``n_init`` k-means++ starts; metric-learn
-    takes the best of 10, which costs ten times as much for bases of the
-    same kind); around each, the ``k`` nearest samples of every class with
+    (:func:`shallowml._solvers.kmeans.kmeans` with ``n_init`` k-means++
+    starts, the same for any number of threads; metric-learn takes the best
+    of 10 starts of scikit-learn's ``KMeans``, which costs ten times as much
+    for bases of the same kind); around each, the ``k`` nearest samples of every class with
     ``k`` in (10, 20), or (20, 50) above 50 features (fewer for smaller
     classes), give ``n_classes - 1`` local Fisher directions each. Bases are
     ordered scale by scale, centre by centre, and cut at ``n_basis``.
@@ -152,7 +154,12 @@ def lda_basis(X, y_codes, n_basis, rng, n_init=1):
             "lead to poor discriminative performance.", UserWarning, stacklevel=3,
         )
     n_clusters = int(np.ceil(n_basis / (2 * n_eig)))
-    centres = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=rng).fit(X).cluster_centers_
+    clusters = kmeans(X, n_clusters, rng, n_init=n_init)
+    if not clusters.converged:
+        warnings.warn(f"The k-means of the 'lda' bases stopped after {clusters.n_iter} Lloyd iterations "
+                      "before converging; the bases are built around its last centres.",
+                      ConvergenceWarning, stacklevel=3)
+    centres = clusters.x
     scales = (20, 50) if d > 50 else (10, 20)
     # the k_max nearest members of every class to every centre, sorted by (distance, index)
     nearest = []
