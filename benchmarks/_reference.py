@@ -59,8 +59,11 @@ def reference_python():
     return path if ok else None
 
 
-def fit_metric_learn(name, params, X=None, y=None, pairs=None, timeout=3600):
+def fit_metric_learn(name, params, X=None, y=None, pairs=None, timeout=3600, threads=None):
     """Fit ``metric_learn.<name>(**params)`` in the reference interpreter.
+
+    ``threads``: the interpreter's BLAS / OpenMP threads (``OMP_NUM_THREADS``,
+    ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``); None leaves them as they are.
 
     Returns a dict with ``fit_time``, ``peak_rss_mb``, ``rss_before_fit_mb``,
     ``version`` and ``components`` (ndarray), or None when metric-learn is
@@ -81,8 +84,10 @@ def fit_metric_learn(name, params, X=None, y=None, pairs=None, timeout=3600):
         np.savez(data, **arrays)
         out = Path(tmp) / "components.npy"
         args = json.dumps({"data": str(data), "name": name, "params": params, "out": str(out)})
+        env = None if threads is None else dict(
+            os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
         proc = subprocess.run(
-            [python, "-c", _WORKER, args], capture_output=True, text=True, timeout=timeout
+            [python, "-c", _WORKER, args], capture_output=True, text=True, timeout=timeout, env=env
         )
         if proc.returncode != 0:
             print(proc.stderr[-2000:], file=sys.stderr)
