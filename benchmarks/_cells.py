@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._reference import thread_env
+
 # a cell's scores (``evaluate`` returns them): the k-NN error and the retrieval scores
 SCORES = ("error", "p_at_1", "r_precision", "map_at_r")
 DISTRIBUTED_EXTRA = 'the Dask runner needs the "distributed" extra: pip install -e ".[distributed]"'
@@ -161,8 +163,7 @@ def dask_client(scheduler=None, workers=None):
         raise ImportError(DISTRIBUTED_EXTRA) from exc
     if scheduler:
         return distributed.Client(scheduler)
-    share = str(max(1, (os.cpu_count() or 1) // int(workers)))
-    env = {k: share for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = thread_env(max(1, (os.cpu_count() or 1) // int(workers)))
     cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
                                        env=env, dashboard_address=":0")
     return distributed.Client(cluster)

@@ -59,6 +59,11 @@ def reference_python():
     return path if ok else None
 
 
+def thread_env(n):
+    """Environment variables that give OpenMP and BLAS ``n`` threads in a new process."""
+    return {k: str(n) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def fit_metric_learn(name, params, X=None, y=None, pairs=None, timeout=3600, threads=None):
     """Fit ``metric_learn.<name>(**params)`` in the reference interpreter.
 
@@ -84,8 +89,7 @@ def fit_metric_learn(name, params, X=None, y=None, pairs=None, timeout=3600, thr
         np.savez(data, **arrays)
         out = Path(tmp) / "components.npy"
         args = json.dumps({"data": str(data), "name": name, "params": params, "out": str(out)})
-        env = None if threads is None else dict(
-            os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+        env = None if threads is None else dict(os.environ, **thread_env(threads))
         proc = subprocess.run(
             [python, "-c", _WORKER, args], capture_output=True, text=True, timeout=timeout, env=env
         )

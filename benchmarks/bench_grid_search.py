@@ -140,7 +140,7 @@ def run(repeats=2):
     imports = [_run(_IMPORTS) for _ in range(3)]
     state["load_average_1min_after"] = os.getloadavg()[0]
     sum_steady = float(sum(steady["fits"]))
-    median_fit = sorted(steady["fits"])[len(steady["fits"]) // 2]
+    median_fit = _median(steady["fits"])
     overhead = steady["first_fit"] - steady["fits"][0]
     wall = {k: _median(r["process_wall"] for r in v) for k, v in searches.items()}
     start_up = _median(r["first_worker_fit_after_s"] for r in searches["n_jobs=2"])

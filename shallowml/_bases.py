@@ -128,8 +128,8 @@ def lda_basis(X, y_codes, n_basis, rng, n_init=1):
     (:func:`shallowml._solvers.kmeans.kmeans` with ``n_init`` k-means++
     starts, the same for any number of threads; metric-learn takes the best
     of 10 starts of scikit-learn's ``KMeans``, which costs ten times as much
-    for bases of the same kind); around each, the ``k`` nearest samples of every class with
-    ``k`` in (10, 20), or (20, 50) above 50 features (fewer for smaller
+    for bases of the same kind); around each, the ``k`` nearest samples of
+    every class with ``k`` in (10, 20), or (20, 50) above 50 features (fewer for smaller
     classes), give ``n_classes - 1`` local Fisher directions each. Bases are
     ordered scale by scale, centre by centre, and cut at ``n_basis``.
 

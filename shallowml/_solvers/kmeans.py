@@ -47,11 +47,12 @@ def _lloyd(X, centres, max_iter, tol):
     n, d = X.shape
     k = centres.shape[0]
     labels = None
+    converged = False
     for it in range(1, max_iter + 1):
         D = pairwise_sq_distances(X, centres)
         new = np.argmin(D, axis=1)  # ties: the lowest centre index
-        if labels is not None and np.array_equal(new, labels):
-            return centres, float(np.sum(D[np.arange(n), new])), it, True
+        if labels is not None and np.array_equal(new, labels):  # D is that of these centres
+            return centres, float(np.sum(np.min(D, axis=1))), it, True
         labels = new
         counts = np.bincount(labels, minlength=k)
         sums = np.zeros((k, d))
@@ -64,10 +65,9 @@ def _lloyd(X, centres, max_iter, tol):
         shift = float(np.sum((moved - centres) ** 2))
         centres = moved
         if shift <= tol:
-            D = pairwise_sq_distances(X, centres)
-            return centres, float(np.sum(np.min(D, axis=1))), it, True
-    D = pairwise_sq_distances(X, centres)
-    return centres, float(np.sum(np.min(D, axis=1))), max_iter, False
+            converged = True
+            break
+    return centres, float(np.sum(np.min(pairwise_sq_distances(X, centres), axis=1))), it, converged
 
 
 def kmeans(X, n_clusters, rng, *, n_init=1, max_iter=300, tol=1e-4):
