@@ -8,14 +8,16 @@ Either way every finished cell is appended at once to ``cells.csv``
 (:class:`CellLog`), so an interrupted run resumes with only the missing cells,
 and :func:`summarize` applies the suite's stopping rules (a failed split ends
 a method's dataset; so does a fit over the time limit, after that split) to
-the cells afterwards. With the same seeds both runners therefore give the same
-tables, cell by cell.
+the cells afterwards. Every cell runs with the same thread count
+(:func:`cell_threads`) in either runner. With the same seeds both runners
+therefore give the same tables, cell by cell.
 """
 
 import csv
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +39,32 @@ def fields(scores=SCORES):
             "convergence_warnings", "status")
 
 
-def run_cell(splits, method, index, max_train, time_limit, evaluate, scores=SCORES):
+@contextmanager
+def cell_threads(n):
+    """Run the enclosed cell with ``n`` threads for BLAS, OpenMP and numba in this process, then restore.
+
+    Reference implementations give different results with different thread
+    counts (their BLAS and OpenMP reductions), so every cell runs with the
+    same count wherever it runs: in this process or on a Dask worker.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    from shallowml.utils.threads import numba_threads
+
+    with threadpool_limits(limits=n), numba_threads(min(n, numba.config.NUMBA_NUM_THREADS)):
+        yield
+
+
+def run_cell(splits, method, index, max_train, time_limit, evaluate, scores=SCORES, threads=1):
     """Fit ``method`` on split ``index`` of ``splits`` and evaluate it; never raises.
 
     ``splits`` is the dataset's list of scaled ``(label, X_train, y_train,
     X_test, y_test)``; ``evaluate(transform, X_train, y_train, X_test,
     y_test, index)`` returns the ``scores`` (:data:`SCORES` for the
     classification cells, the few-shot accuracies for the few-shot ones).
+    ``threads``: the cell's BLAS, OpenMP and numba threads (:func:`cell_threads`),
+    also those of the metric-learn interpreter that fits a reference column.
     Returns one row of :func:`fields` (without ``dataset``); a failure is a
     row with ``status`` 'failed: ...' or 'timeout: ...'.
     """
@@ -56,8 +77,9 @@ def run_cell(splits, method, index, max_train, time_limit, evaluate, scores=SCOR
            "n_fit": Xf.shape[0], **dict.fromkeys(scores, np.nan), "fit_time": np.nan,
            "convergence_warnings": 0, "status": "ok"}
     try:
-        transform, fit_time, n_warn = method.fit_transformer(Xf, yf, seed, time_limit)
-        values = evaluate(transform, Xtr, ytr, Xts, yts, index)
+        with cell_threads(threads):
+            transform, fit_time, n_warn = method.fit_transformer(Xf, yf, seed, time_limit, threads)
+            values = evaluate(transform, Xtr, ytr, Xts, yts, index)
         row.update({k: float(values[k]) for k in scores}, fit_time=float(fit_time),
                    convergence_warnings=int(n_warn))
     except Exception as exc:  # one failing method must not stop the suite
@@ -140,14 +162,14 @@ def _next_split(log, name, method_name, n_splits, time_limit):
     return None
 
 
-def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate):
+def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate, threads=1):
     """Run every missing cell in this process, stopping a column early as :func:`kept_cells` would."""
     total = sum(len(splits) for _, splits in datasets) * len(methods)
     done, start = len(log.done), time.perf_counter()
     for name, splits in datasets:
         for m in methods:
             while (i := _next_split(log, name, m.name, len(splits), time_limit)) is not None:
-                row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate, log.scores))
+                row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate, log.scores, threads))
                 done += 1
                 _report(done, total, name, row, start, log.scores[0])
 
@@ -169,7 +191,7 @@ def dask_client(scheduler=None, workers=None):
     return distributed.Client(cluster)
 
 
-def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evaluate, on_cell=None):
+def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evaluate, threads=1, on_cell=None):
     """Run every missing cell as a task on ``client``'s cluster.
 
     Each dataset's splits are scattered to the cluster once; every cell is one
@@ -199,7 +221,7 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
         if i is not None:
             # earlier datasets first: a run stopped part-way leaves whole datasets done
             fut = client.submit(run_cell, data[name], m, i, max_train, time_limit, evaluate, log.scores,
-                                pure=False, retries=1, key=f"{log.path.stem}-{name}-{m.name}-{i}",
+                                threads, pure=False, retries=1, key=f"{log.path.stem}-{name}-{m.name}-{i}",
                                 priority=-order[name])
             jobs[fut] = (name, m)
             pending.add(fut)

@@ -76,13 +76,16 @@ the "distributed" extra; see the user guide page on Dask). Each dataset is
 sent to the cluster once; a cell whose worker dies is run again on another;
 ``--resume`` keeps the cells already in ``OUT/cells.csv`` and
 ``OUT/few_shot_cells.csv`` after an interruption. The tables equal a serial run's with the same seeds, cell by
-cell (fit times aside).
+cell (fit times aside): every cell, serial or on a worker, runs with ``--cell-threads`` BLAS, OpenMP and
+numba threads (default 1), and so does the metric-learn interpreter it uses, because the reference
+implementations' results depend on the thread count (shallowml's do not).
 """
 
 import argparse
 import atexit
 import csv
 import datetime
+import os
 import platform
 import sys
 import time
@@ -170,13 +173,17 @@ class Method:
     ml_params: dict = field(default_factory=dict)
     ml_random_state: bool = False
 
-    def fit_transformer(self, X, y, seed, time_limit):
-        """Learn the metric on (X, y); return ``(transform, fit_seconds, n_convergence_warnings)``."""
+    def fit_transformer(self, X, y, seed, time_limit, threads=None):
+        """Learn the metric on (X, y); return ``(transform, fit_seconds, n_convergence_warnings)``.
+
+        ``threads``: the BLAS / OpenMP threads of the metric-learn interpreter
+        (None: its defaults); in-process fits run with the caller's limits.
+        """
         if self.source == "baseline":
             return (lambda Z: Z), 0.0, 0
         if self.source == "metric-learn":
             params = dict(self.ml_params, **({"random_state": seed} if self.ml_random_state else {}))
-            L, fit_time = _WORKER.fit(self.ml_name, params, X, y, timeout=time_limit)
+            L, fit_time = _WORKER.fit(self.ml_name, params, X, y, timeout=time_limit, threads=threads)
             return (lambda Z: Z @ L.T), fit_time, 0
         est = clone(self.estimator)
         if "random_state" in est.get_params():
@@ -221,17 +228,19 @@ for line in sys.stdin:
 class ReferenceWorker:
     """metric-learn in the reference interpreter of :mod:`benchmarks._reference`, kept running.
 
-    ``fit(name, params, X, y, timeout)`` returns ``(components, fit_seconds)``;
-    on timeout the interpreter is killed (and restarted by the next call) and
-    ``TimeoutError`` is raised.
+    ``fit(name, params, X, y, timeout, threads)`` returns ``(components,
+    fit_seconds)``; on timeout the interpreter is killed (and restarted by the
+    next call) and ``TimeoutError`` is raised. ``threads`` sets the
+    interpreter's BLAS / OpenMP threads (it is restarted when they change).
     """
 
     def __init__(self):
         self.proc = None
         self.version = None
         self.tmp = None
+        self.threads = None
 
-    def _start(self):
+    def _start(self, threads=None):
         import json
         import subprocess
         import tempfile
@@ -241,9 +250,13 @@ class ReferenceWorker:
         python = reference_python()
         if python is None:
             raise RuntimeError("metric-learn reference interpreter not available")
+        from ._reference import thread_env
+
         self.tmp = tempfile.TemporaryDirectory()
+        env = None if threads is None else dict(os.environ, **thread_env(threads))
         self.proc = subprocess.Popen([python, "-c", _ML_WORKER], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+                                     stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+        self.threads = threads
         self.version = json.loads(self._readline(300))["ready"]
 
     def _readline(self, timeout):
@@ -262,11 +275,13 @@ class ReferenceWorker:
             raise RuntimeError("reference interpreter exited")
         return line
 
-    def fit(self, name, params, X, y, timeout=None):
+    def fit(self, name, params, X, y, timeout=None, threads=None):
         import json
 
+        if self.proc is not None and self.threads != threads:
+            self.close()
         if self.proc is None or self.proc.poll() is not None:
-            self._start()
+            self._start(threads)
         data, out = Path(self.tmp.name) / "data.npz", Path(self.tmp.name) / "L.npy"
         np.savez(data, X=np.asarray(X, dtype=np.float64), y=np.unique(np.asarray(y), return_inverse=True)[1])
         job = {"data": str(data), "name": name, "params": params, "out": str(out)}
@@ -437,7 +452,7 @@ def few_shot_datasets(loaded, seeds):
 
 
 def run_few_shot(loaded, methods, *, seeds=5, max_train=2000, time_limit=120.0, n_episodes=600,
-                 cells_path=None, resume=False, client=None):
+                 cells_path=None, resume=False, client=None, threads=1):
     """Few-shot accuracy on held-out classes; return ``(runs, summary)``.
 
     ``loaded`` holds ``(name, X, y, X_test, y_test)`` as :func:`load_datasets`
@@ -455,7 +470,7 @@ def run_few_shot(loaded, methods, *, seeds=5, max_train=2000, time_limit=120.0, 
     evaluate = partial(_evaluate_few_shot, n_episodes=n_episodes)
     with tempfile.TemporaryDirectory() as tmp:
         log = _cells.CellLog(cells_path or Path(tmp) / "few_shot_cells.csv", resume=resume, scores=FEW_SHOT_SCORES)
-        options = dict(max_train=max_train, time_limit=time_limit, evaluate=evaluate)
+        options = dict(max_train=max_train, time_limit=time_limit, evaluate=evaluate, threads=threads)
         if client is None:
             _cells.run_serial(datasets, methods, log, **options)
         else:
@@ -537,7 +552,7 @@ def _evaluate(transform, X_train, y_train, X_test, y_test, index=None):
 
 
 def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_limit=120.0, few_shot=True,
-        n_episodes=600, cells_path=None, resume=False, client=None, on_cell=None):
+        n_episodes=600, cells_path=None, resume=False, client=None, on_cell=None, threads=1):
     """Run the protocol; return ``(runs, summary, info)``.
 
     ``runs`` has one dict per (dataset, method, split), ``summary`` one per
@@ -548,7 +563,10 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
     cluster; each finished cell is appended to ``cells_path`` (a temporary
     file when None), and with ``resume`` the cells already there are not run
     again (:mod:`._cells`); the few-shot cells likewise, in ``few_shot_cells.csv``
-    beside it.
+    beside it. Every cell runs with ``threads`` BLAS, OpenMP and numba threads
+    (and its metric-learn interpreter with as many), in this process as on a
+    worker: the reference implementations' results depend on the thread
+    count, and so the tables do not depend on where the cells ran.
     """
     import tempfile
 
@@ -570,7 +588,7 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
         datasets.append((name, scaled))
     with tempfile.TemporaryDirectory() as tmp:
         log = _cells.CellLog(cells_path or Path(tmp) / "cells.csv", resume=resume)
-        options = dict(max_train=max_train, time_limit=time_limit, evaluate=_evaluate)
+        options = dict(max_train=max_train, time_limit=time_limit, evaluate=_evaluate, threads=threads)
         if client is None:
             _cells.run_serial(datasets, methods, log, **options)
         else:
@@ -601,7 +619,7 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
         info["few_shot_runs"], info["few_shot"] = run_few_shot(
             loaded, methods, seeds=seeds, max_train=max_train, time_limit=time_limit, n_episodes=n_episodes,
             cells_path=Path(cells_path).with_name("few_shot_cells.csv") if cells_path else None,
-            resume=resume, client=client)
+            resume=resume, client=client, threads=threads)
     info["elapsed"] = time.perf_counter() - start
     _WORKER.close()
     return runs, summary, info
@@ -892,6 +910,9 @@ def main(argv=None):
                         help="run the cells on an existing dask.distributed scheduler (e.g. tcp://host:8786)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="run the cells on an embedded Dask LocalCluster of N worker processes")
+    parser.add_argument("--cell-threads", type=int, default=1, metavar="N",
+                        help="BLAS, OpenMP and numba threads of every cell, serial or on Dask, and of the "
+                             "metric-learn interpreter (default 1: the references' results depend on it)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the cells already in OUT/cells.csv and OUT/few_shot_cells.csv and run "
                              "only the missing ones")
@@ -904,6 +925,8 @@ def main(argv=None):
     unknown = sorted(set(names) - set(ALL_DATASETS) - set(ds.UCI))
     if unknown:
         parser.error(f"unknown datasets: {unknown}")
+    if args.cell_threads < 1:
+        parser.error(f"--cell-threads must be at least 1, got {args.cell_threads}")
     seeds = args.seeds or (2 if args.smoke else 5)
     reference = args.reference or ("sklearn" if args.smoke else "auto")
     max_train = args.max_train or None
@@ -922,7 +945,7 @@ def main(argv=None):
         runs, summary, info = run(names, methods, folder=args.data, seeds=seeds, max_train=max_train,
                                   time_limit=args.time_limit, few_shot=not args.no_few_shot,
                                   n_episodes=args.episodes, cells_path=out / "cells.csv",
-                                  resume=args.resume, client=client)
+                                  resume=args.resume, client=client, threads=args.cell_threads)
     finally:
         if client is not None:
             cluster = client.cluster if args.workers else None
@@ -936,7 +959,8 @@ def main(argv=None):
     settings = (
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, shallowml {shallowml.__version__}, "
         f"scikit-learn {sklearn.__version__}, python {platform.python_version()}; seeds={seeds}, "
-        f"max_train={max_train}, time_limit={args.time_limit:g} s, k={N_NEIGHBORS}; "
+        f"max_train={max_train}, time_limit={args.time_limit:g} s, k={N_NEIGHBORS}, "
+        f"{args.cell_threads} thread(s) per cell; "
         f"total {info['elapsed']:.0f} s; load average {load_before:.2f} at the start, "
         f"{_measure.load_average():.2f} at the end"
     )

@@ -125,7 +125,7 @@ def test_uci_folder_is_found_and_read(uci):
 
 def test_failing_method_is_reported_not_raised():
     class Broken(suite.Method):
-        def fit_transformer(self, X, y, seed, time_limit):
+        def fit_transformer(self, X, y, seed, time_limit, threads=None):
             raise RuntimeError("boom")
 
     runs, summary, _ = suite.run(["iris"], [suite.Method("Euclidean", "baseline"), Broken("broken", "shallowml")],

@@ -148,3 +148,65 @@ def test_the_suite_run_as_a_script_runs_the_importable_module():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "importable main: benchmarks.suite"
+
+
+class _ThreadProbe(suite.Method):
+    """A column that records the threads its fit sees, then learns the identity."""
+
+    def fit_transformer(self, X, y, seed, time_limit, threads=None):
+        import numba
+        from threadpoolctl import threadpool_info
+
+        # numba's threads, the largest BLAS / OpenMP pool, the metric-learn interpreter's threads
+        self.record = (numba.get_num_threads(), max(p["num_threads"] for p in threadpool_info()), threads)
+        return (lambda Z: Z), 0.0, 0
+
+
+def test_every_cell_runs_with_the_runs_thread_count():
+    """Reference implementations give different results with different thread counts
+    (serial_vs_dask.md: scikit-learn's NCA, metric-learn's NCA and SCML), so a cell runs
+    with the same BLAS, OpenMP and numba threads serially as on a Dask worker, its
+    metric-learn interpreter too, and the process's limits are restored afterwards."""
+    import numba
+    from threadpoolctl import threadpool_info
+
+    before = (numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()])
+    splits = [("split0", np.zeros((4, 2)), np.arange(4) % 2, np.zeros((2, 2)), np.arange(2))]
+    probe = _ThreadProbe("probe", "shallowml")
+    for threads in (1, 2):
+        probe.record = None
+        row = _cells.run_cell(splits, probe, 0, None, 60.0, lambda *a: dict.fromkeys(_cells.SCORES, 0.0),
+                              threads=threads)
+        assert row["status"] == "ok"
+        assert probe.record == (min(threads, numba.config.NUMBA_NUM_THREADS), threads, threads)
+    assert (numba.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == before
+
+
+def test_the_reference_interpreter_starts_with_the_cell_threads(monkeypatch):
+    """The metric-learn interpreter is started with the cell's OpenMP / BLAS threads, kept
+    for cells with the same count and restarted for another (a stand-in interpreter
+    answers every job with its process id and thread variables)."""
+    from benchmarks import _reference
+
+    stand_in = ("import json, os, sys\n"
+                "print(json.dumps({'ready': 'stand-in'}), flush=True)\n"
+                "for line in sys.stdin:\n"
+                "    env = [os.environ.get(k, '') for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS')]\n"
+                "    print(json.dumps({'error': f'{os.getpid()} ' + '/'.join(env)}), flush=True)\n")
+    monkeypatch.setattr(_reference, "reference_python", lambda: sys.executable)
+    monkeypatch.setattr(suite, "_ML_WORKER", stand_in)
+    worker = suite.ReferenceWorker()
+
+    def answer(threads):
+        with pytest.raises(RuntimeError) as err:
+            worker.fit("NCA", {}, np.zeros((2, 2)), np.arange(2), timeout=60, threads=threads)
+        pid, env = str(err.value).rsplit(": ", 1)[1].split()
+        return pid, env
+
+    try:
+        first = answer(1)
+        assert first[1] == "1/1" and answer(1) == first  # same interpreter for the same count
+        second = answer(3)
+        assert second[1] == "3/3" and second[0] != first[0]
+    finally:
+        worker.close()
