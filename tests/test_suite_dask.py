@@ -210,3 +210,22 @@ def test_the_reference_interpreter_starts_with_the_cell_threads(monkeypatch):
         assert second[1] == "3/3" and second[0] != first[0]
     finally:
         worker.close()
+
+
+def test_compare_cells_reports_every_differing_cell(tmp_path, capsys):
+    from benchmarks import compare_cells
+
+    row = {"method": "LMNN", "source": "shallowml", "split": "seed0", "split_index": 0, "n_fit": 10,
+           **dict.fromkeys(_cells.SCORES, 0.5), "fit_time": 1.0, "convergence_warnings": 0, "status": "ok"}
+    paths = []
+    for name, error, status in (("a", 0.5, "timeout: FitTimeout: fit exceeded 120 s"),
+                                ("b", 0.5, "timeout: TimeoutError: reference fit exceeded 120 s (killed)"),
+                                ("c", 0.25, "timeout: FitTimeout: fit exceeded 120 s")):
+        log = _cells.CellLog(tmp_path / f"{name}.csv")
+        log.add("iris", dict(row, fit_time=float(len(paths))))  # fit times may differ
+        log.add("iris", dict(row, method="NCA", error=error, status=status))
+        paths.append(str(log.path))
+    assert compare_cells.main(paths[:2]) == 0  # two time-outs are equal whatever their message
+    assert "identical: 2; differing: 0" in capsys.readouterr().out
+    assert compare_cells.main([paths[0], paths[2]]) == 1
+    assert "differs: iris NCA 0 {'error': ('0.5', '0.25')}" in capsys.readouterr().out
