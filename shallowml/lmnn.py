@@ -127,7 +127,10 @@ class LMNN(ClassesMixin, MahalanobisMixin, BaseEstimator):
         Stop when the objective decreases by less than ``tol`` (relative) per
         iteration, averaged over the last 5 iterations, and the impostor
         list used is complete. Also L-BFGS's gradient tolerance on the
-        objective divided by ``n_samples``.
+        objective divided by ``n_samples``. This rule ends the exact stage;
+        with ``n_components < n_classes - 1`` the smoothed stages before it
+        run to ``min(tol, 1e-6)``, since they choose which local minimum the
+        fit reaches (:ref:`high_dimensional`).
     max_impostors : int, default=10_000_000
         Budget on the number of stored impostor pairs (about 40 bytes each).
         When a search finds more, each row keeps its closest impostors (a
