@@ -24,7 +24,10 @@ row, filtering the list at ``L`` gives the exact impostor set (the check
 stays exact, at the cost of one pass over the list). Late rounds, where
 ``L`` moves little, thus run without any search. The first
 stages minimise a Huber smoothing of the hinge (widths 0.1, then 0.01), the
-last the exact objective, each warm-started from the previous one. The
+last the exact objective, each warm-started from the previous one; with
+``n_components < n_classes - 1`` the smoothed stages run to a tighter
+tolerance than the exact one, as they decide which local minimum the fit
+reaches (``_LOW_RANK_SMOOTHED_TOL``). The
 objective and its gradient are :func:`shallowml._losses.lmnn.lmnn_evaluate`;
 the estimator is :class:`shallowml.LMNN`.
 
