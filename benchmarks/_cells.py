@@ -17,6 +17,7 @@ import csv
 import os
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -207,6 +208,9 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
     """
     import distributed
 
+    # task keys name the cell and this run: a key reused by a later run on the same client
+    # while the scheduler still forgets the earlier task cancels the new one ("already forgotten")
+    run_id = uuid.uuid4().hex[:8]
     data, n_splits, columns = {}, {}, []
     order = {name: k for k, (name, _) in enumerate(datasets)}
     for name, splits in datasets:
@@ -221,7 +225,8 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
         if i is not None:
             # earlier datasets first: a run stopped part-way leaves whole datasets done
             fut = client.submit(run_cell, data[name], m, i, max_train, time_limit, evaluate, log.scores,
-                                threads, pure=False, retries=1, key=f"{log.path.stem}-{name}-{m.name}-{i}",
+                                threads, pure=False, retries=1,
+                                key=f"{log.path.stem}-{name}-{m.name}-{i}-{run_id}",
                                 priority=-order[name])
             jobs[fut] = (name, m)
             pending.add(fut)
