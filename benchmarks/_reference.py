@@ -64,6 +64,12 @@ def thread_env(n):
     return {k: str(n) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
+def reference_env(threads):
+    """The environment of a new reference interpreter: this one's, with ``threads``
+    OpenMP / BLAS threads (:func:`thread_env`); None when ``threads`` is None (inherit it)."""
+    return None if threads is None else dict(os.environ, **thread_env(threads))
+
+
 def fit_metric_learn(name, params, X=None, y=None, pairs=None, timeout=3600, threads=None):
     """Fit ``metric_learn.<name>(**params)`` in the reference interpreter.
 
@@ -89,10 +95,8 @@ def fit_metric_learn(name, params, X=None, y=None, pairs=None, timeout=3600, thr
         np.savez(data, **arrays)
         out = Path(tmp) / "components.npy"
         args = json.dumps({"data": str(data), "name": name, "params": params, "out": str(out)})
-        env = None if threads is None else dict(os.environ, **thread_env(threads))
-        proc = subprocess.run(
-            [python, "-c", _WORKER, args], capture_output=True, text=True, timeout=timeout, env=env
-        )
+        proc = subprocess.run([python, "-c", _WORKER, args], capture_output=True, text=True, timeout=timeout,
+                              env=reference_env(threads))
         if proc.returncode != 0:
             print(proc.stderr[-2000:], file=sys.stderr)
             raise RuntimeError(f"metric-learn {name} failed in the reference interpreter")

@@ -85,7 +85,6 @@ import argparse
 import atexit
 import csv
 import datetime
-import os
 import platform
 import sys
 import time
@@ -245,17 +244,14 @@ class ReferenceWorker:
         import subprocess
         import tempfile
 
-        from ._reference import reference_python
+        from ._reference import reference_env, reference_python
 
         python = reference_python()
         if python is None:
             raise RuntimeError("metric-learn reference interpreter not available")
-        from ._reference import thread_env
-
         self.tmp = tempfile.TemporaryDirectory()
-        env = None if threads is None else dict(os.environ, **thread_env(threads))
         self.proc = subprocess.Popen([python, "-c", _ML_WORKER], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+                                     stdout=subprocess.PIPE, text=True, bufsize=1, env=reference_env(threads))
         self.threads = threads
         self.version = json.loads(self._readline(300))["ready"]
 
