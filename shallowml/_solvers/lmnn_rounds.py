@@ -187,7 +187,7 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     # number of ordered pairs of samples of different classes
     n_other = n * n - int(np.sum(np.bincount(y_codes).astype(np.int64) ** 2))
     state = {"x": None, "loss": None, "active": 0, "prev": L.ravel().copy(), "iter": 0,
-             "trace": [], "stalled": False, "stopped": False, "searches": 0, "tol": tol}
+             "trace": [], "stalled": False, "stopped": False, "searches": 0}
     history = []
 
     table = ProgressTable(name, [("Iteration", 10, "d"), ("Objective Value", 20, ".6e"),
@@ -241,11 +241,11 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
             raise StopIteration
         trace = state["trace"]
         trace.append(loss)
-        # stop the round when the objective decreases by less than tol (relative)
+        # stop the round when the objective decreases by less than the stage's tol (relative)
         # per iteration, on average over the last _WINDOW iterations
         if len(trace) > _WINDOW:
             old, new = trace[-1 - _WINDOW], trace[-1]
-            if np.isfinite(old) and np.isfinite(new) and old - new <= _WINDOW * state["tol"] * abs(new):
+            if np.isfinite(old) and np.isfinite(new) and old - new <= _WINDOW * stage_tol[stage] * abs(new):
                 state["stalled"] = True
                 raise StopIteration
 
@@ -259,13 +259,12 @@ def lmnn_active_set(X, y_codes, targets, L, *, push_weight, max_iter, tol, max_i
     stage = 0
     n_truncated = int(truncated)
     for rnd in range(_MAX_ROUNDS):
-        state["tol"] = stage_tol[stage]
         # short rounds first (L moves most at the start), longer ones later
         round_iter = min(max_iter - state["iter"], _FIRST_ROUND_ITER * 2**rnd)
         state["trace"], state["stalled"] = [], False
         x_start = x
         res = minimize_lbfgs(
-            make_fun(indptr, indices, _SMOOTHING[stage]), x, max_iter=round_iter, tol=state["tol"],
+            make_fun(indptr, indices, _SMOOTHING[stage]), x, max_iter=round_iter, tol=stage_tol[stage],
             callback=on_iter,
         )
         history.extend(h * n for h in res.history)
