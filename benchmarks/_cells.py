@@ -20,6 +20,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -28,6 +29,22 @@ from ._reference import thread_env
 # a cell's scores (``evaluate`` returns them): the k-NN error and the retrieval scores
 SCORES = ("error", "p_at_1", "r_precision", "map_at_r")
 DISTRIBUTED_EXTRA = 'the Dask runner needs the "distributed" extra: pip install -e ".[distributed]"'
+
+
+class Dataset(NamedTuple):
+    """One dataset's cells' data: its ``splits`` and how to build them.
+
+    ``splits`` is a list of standardised ``(label, X_train, y_train, X_test,
+    y_test)``; ``make()`` returns the same list (deterministically) from the
+    raw arrays it holds once. The Dask runner sends ``make`` as a task rather
+    than scattering the splits: the scheduler keeps the task, so a worker lost
+    with the splits costs a recomputation, not the run (scattered data is
+    lost with its worker, and Dask's memory manager drops replicas).
+    """
+
+    name: str
+    splits: list
+    make: Callable[[], list]
 
 
 def _log(msg):
@@ -165,9 +182,9 @@ def _next_split(log, name, method_name, n_splits, time_limit):
 
 def run_serial(datasets, methods, log, *, max_train, time_limit, evaluate, threads=1):
     """Run every missing cell in this process, stopping a column early as :func:`kept_cells` would."""
-    total = sum(len(splits) for _, splits in datasets) * len(methods)
+    total = sum(len(d.splits) for d in datasets) * len(methods)
     done, start = len(log.done), time.perf_counter()
-    for name, splits in datasets:
+    for name, splits, _ in datasets:
         for m in methods:
             while (i := _next_split(log, name, m.name, len(splits), time_limit)) is not None:
                 row = log.add(name, run_cell(splits, m, i, max_train, time_limit, evaluate, log.scores, threads))
@@ -195,8 +212,9 @@ def dask_client(scheduler=None, workers=None):
 def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evaluate, threads=1, on_cell=None):
     """Run every missing cell as a task on ``client``'s cluster.
 
-    Each dataset's splits are scattered to the cluster once; every cell is one
-    task (retried once if it fails for a reason other than the method itself,
+    Each dataset's splits are built on the cluster once, by a task holding
+    its raw arrays (:class:`Dataset`), and recomputed if the worker holding them
+    dies; every cell is one task (retried once if it fails for a reason other than the method itself,
     e.g. its worker dying). The columns (dataset, method) run side by side, and
     within a column split ``i + 1`` is submitted when split ``i`` has finished
     within ``time_limit``: the cluster computes the same cells as
@@ -212,10 +230,11 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
     # while the scheduler still forgets the earlier task cancels the new one ("already forgotten")
     run_id = uuid.uuid4().hex[:8]
     data, n_splits, columns = {}, {}, []
-    order = {name: k for k, (name, _) in enumerate(datasets)}
-    for name, splits in datasets:
-        # once per dataset, not per task; on every worker, so that losing one loses no data
-        data[name] = client.scatter([splits], broadcast=True, hash=False)[0]
+    order = {d.name: k for k, d in enumerate(datasets)}
+    for name, splits, make in datasets:
+        # once per dataset, not per task; a task, not scattered data, so that it survives its worker
+        data[name] = client.submit(make, pure=False, key=f"{log.path.stem}-data-{name}-{run_id}",
+                                   priority=-order[name])
         n_splits[name] = len(splits)
         columns += [(name, m) for m in methods]
     pending = distributed.as_completed()

@@ -366,6 +366,15 @@ def iter_splits(name, X, y, X_test, y_test, seeds):
             yield f"seed{seed}", Xtr, ytr, Xte, yte
 
 
+def scaled_splits(name, X, y, X_test, y_test, seeds):
+    """The splits of :func:`iter_splits`, each standardised on its training part."""
+    out = []
+    for label, Xtr, ytr, Xts, yts in iter_splits(name, X, y, X_test, y_test, seeds):
+        sc = StandardScaler().fit(Xtr)
+        out.append((label, sc.transform(Xtr), ytr, sc.transform(Xts), yts))
+    return out
+
+
 def subsample(X, y, cap, seed):
     """At most ``cap`` rows of (X, y), stratified when every class allows it."""
     if cap is None or X.shape[0] <= cap:
@@ -423,27 +432,34 @@ def _evaluate_few_shot(transform, X_train, y_train, X_test, y_test, index, *, n_
     return out
 
 
-def few_shot_datasets(loaded, seeds):
-    """``[(name, splits)]`` for the few-shot cells: per dataset with at least
-    ``FEW_SHOT_MIN_CLASSES`` classes, ``seeds`` class splits (:func:`few_shot_split`,
+def few_shot_splits(name, X, y, X_test, y_test, seeds):
+    """The few-shot cells' ``seeds`` class splits of one dataset (:func:`few_shot_split`,
     the official test part joined to the training part), each standardised on its
-    training classes."""
-    out = []
+    training classes; None when the dataset has too few classes or samples."""
     n_needed = max(FEW_SHOT_SHOTS) + FEW_SHOT_QUERIES
-    for name, X, y, Xte, yte in loaded:
-        if Xte is not None:
-            X, y = np.vstack([X, Xte]), np.concatenate([y, yte])
-        if np.unique(y).size < FEW_SHOT_MIN_CLASSES:
-            continue
-        index = [few_shot_split(y, seed, n_needed=n_needed) for seed in range(seeds)]
-        if index[0] is None:
-            _log(f"few-shot {name}: fewer than {FEW_SHOT_WAY} classes with {n_needed} samples to hold out; skipped")
-            continue
-        splits = []
-        for seed, (train, test) in enumerate(index):
-            sc = StandardScaler().fit(X[train])
-            splits.append((f"classes{seed}", sc.transform(X[train]), y[train], sc.transform(X[test]), y[test]))
-        out.append((name, splits))
+    if X_test is not None:
+        X, y = np.vstack([X, X_test]), np.concatenate([y, y_test])
+    if np.unique(y).size < FEW_SHOT_MIN_CLASSES:
+        return None
+    index = [few_shot_split(y, seed, n_needed=n_needed) for seed in range(seeds)]
+    if index[0] is None:
+        _log(f"few-shot {name}: fewer than {FEW_SHOT_WAY} classes with {n_needed} samples to hold out; skipped")
+        return None
+    splits = []
+    for seed, (train, test) in enumerate(index):
+        sc = StandardScaler().fit(X[train])
+        splits.append((f"classes{seed}", sc.transform(X[train]), y[train], sc.transform(X[test]), y[test]))
+    return splits
+
+
+def few_shot_datasets(loaded, seeds):
+    """The few-shot cells' data (:class:`._cells.Dataset`): :func:`few_shot_splits` of every
+    dataset with at least ``FEW_SHOT_MIN_CLASSES`` classes."""
+    out = []
+    for name, *arrays in loaded:
+        make = partial(few_shot_splits, name, *arrays, seeds)
+        if (splits := make()) is not None:
+            out.append(_cells.Dataset(name, splits, make))
     return out
 
 
@@ -473,7 +489,7 @@ def run_few_shot(loaded, methods, *, seeds=5, max_train=2000, time_limit=120.0, 
             _cells.run_on_dask(datasets, methods, log, client, **options)
         done = log.done
     runs, summary = [], []
-    for name, splits in datasets:
+    for name, splits, _ in datasets:
         classes = {"train_classes": int(np.unique(splits[0][2]).size),
                    "test_classes": int(np.unique(splits[0][4]).size)}
         for m in methods:
@@ -571,17 +587,14 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
     datasets = []
     loaded = list(load_datasets(dataset_names, folder))
     for name, X, y, Xte, yte in loaded:
-        splits = list(iter_splits(name, X, y, Xte, yte, seeds))
+        make = partial(scaled_splits, name, X, y, Xte, yte, seeds)
+        splits = make()
         info["datasets"][name] = {
             "n_train": splits[0][1].shape[0], "n_test": splits[0][3].shape[0], "n_features": X.shape[1],
             "n_classes": int(np.unique(y).size),
             "split": "official" if splits[0][0] == "official" else f"{len(splits)} x stratified 70/30",
         }
-        scaled = []
-        for label, Xtr, ytr, Xts, yts in splits:
-            sc = StandardScaler().fit(Xtr)
-            scaled.append((label, sc.transform(Xtr), ytr, sc.transform(Xts), yts))
-        datasets.append((name, scaled))
+        datasets.append(_cells.Dataset(name, splits, make))
     with tempfile.TemporaryDirectory() as tmp:
         log = _cells.CellLog(cells_path or Path(tmp) / "cells.csv", resume=resume)
         options = dict(max_train=max_train, time_limit=time_limit, evaluate=_evaluate, threads=threads)
@@ -590,7 +603,7 @@ def run(dataset_names, methods, *, folder=None, seeds=5, max_train=2000, time_li
         else:
             _cells.run_on_dask(datasets, methods, log, client, on_cell=on_cell, **options)
         done = log.done
-    for name, splits in datasets:
+    for name, splits, _ in datasets:
         n_train = info["datasets"][name]["n_train"]
         for m in methods:
             cells = [done[key] for i in range(len(splits)) if (key := (name, m.name, i)) in done]

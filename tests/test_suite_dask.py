@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,12 +47,16 @@ def client():
 
 @pytest.mark.slow
 def test_dask_run_equals_serial_even_when_a_worker_is_killed(serial, client, tmp_path):
+    dask = pytest.importorskip("dask")
+    parse_timedelta = pytest.importorskip("dask.utils").parse_timedelta
     killed = []
 
     def kill_one_worker(n_done, client):
-        if not killed:  # after the first finished cell: SIGKILL a worker process mid-run
-            pids = client.run(os.getpid)
-            pid = sorted(pids.values())[0]
+        if not killed:  # after the first finished cell: SIGKILL, mid-run, the worker holding a dataset's splits
+            # past an interval of Dask's memory manager, which drops any extra replica of data the cluster holds
+            time.sleep(1.5 * parse_timedelta(dask.config.get("distributed.scheduler.active-memory-manager.interval")))
+            holders = [w for key, where in client.who_has().items() if "-data-" in str(key) for w in where]
+            pid = client.run(os.getpid)[holders[0]]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
