@@ -115,6 +115,8 @@ UCI = (
 )
 ALL_DATASETS = BUNDLED + UCI
 SMOKE_DATASETS = ("iris", "wine", "glass")
+# two mean errors closer than this count as the same in the comparison with a reference (versus_table)
+SAME_ERROR = 0.005
 # datasets whose customary split is by row index (train = rows [:n], test = rows [n:])
 ROW_SPLITS = {"letter": 16000}
 N_NEIGHBORS = 3
@@ -705,6 +707,7 @@ def format_markdown(summary, info, *, warmup=None, settings=None):
                 ok = a and b and np.isfinite(a["fit_time_mean"]) and np.isfinite(b["fit_time_mean"]) and b["fit_time_mean"] > 0
                 vals.append(f"{a['fit_time_mean'] / b['fit_time_mean']:.1f}x" if ok and a["n_fit"] == b["n_fit"] else "-")
             lines.append(f"| {d} | " + " | ".join(vals) + " |")
+    lines += _versus_markdown(summary)
     notes = [
         f"{r['dataset']} / {r['method']}: {r['status']}" for r in summary if r["status"] != "ok"
     ] + [
@@ -738,6 +741,53 @@ def _reference_pairs(methods):
             if ref == f"ml-{METRIC_LEARN.get(ours, ('?',))[0]}" or (ref == "sklearn-NCA" and ours == "NCA"):
                 pairs.append((ref, ours))
     return pairs
+
+
+def versus_table(summary, same=SAME_ERROR):
+    """Rows comparing each shallowml learner with its reference implementation over the datasets.
+
+    A column "finished" a dataset when it ran every split (status 'ok'). On the
+    datasets both finished: how often shallowml's mean error is lower, the
+    same (within ``same``) or higher, and the median and range of the
+    fit-time ratio reference / shallowml (same cells, same run). Then the
+    datasets only shallowml finished, and only the reference.
+    """
+    cell = {(r["dataset"], r["method"]): r for r in summary}
+    datasets = list(dict.fromkeys(r["dataset"] for r in summary))
+    rows = []
+    for ref, ours in _reference_pairs(_methods_of(summary)):
+        done = {m: {d for d in datasets if (d, m) in cell and cell[(d, m)]["status"] == "ok"} for m in (ours, ref)}
+        both = [d for d in datasets if d in done[ours] and d in done[ref]]
+        diff = np.array([cell[(d, ours)]["error_mean"] - cell[(d, ref)]["error_mean"] for d in both])
+        ratio = [cell[(d, ref)]["fit_time_mean"] / cell[(d, ours)]["fit_time_mean"] for d in both
+                 if cell[(d, ours)]["fit_time_mean"] > 0]
+        rows.append({
+            "shallowml": ours, "reference": ref, "both_finished": len(both),
+            "lower_error": int((diff < -same).sum()), "same_error": int((np.abs(diff) <= same).sum()),
+            "higher_error": int((diff > same).sum()),
+            "only_shallowml_finished": len(done[ours] - done[ref]), "only_reference_finished": len(done[ref] - done[ours]),
+            "median_speedup": float(np.median(ratio)) if ratio else np.nan,
+            "min_speedup": float(np.min(ratio)) if ratio else np.nan,
+            "max_speedup": float(np.max(ratio)) if ratio else np.nan,
+        })
+    return rows
+
+
+def _versus_markdown(summary):
+    rows = versus_table(summary)
+    if not rows:
+        return []
+    lines = ["", f"### shallowml against its reference (datasets where both ran every split; same error = within "
+                 f"{SAME_ERROR}; speed-up = reference fit time / shallowml's, same cells)", "",
+             "| shallowml | reference | both finished | lower error | same | higher | only shallowml finished | "
+             "only the reference finished | median speed-up (range) |", "|---" * 9 + "|"]
+    for r in rows:
+        speed = (f"{r['median_speedup']:.2g}x ({r['min_speedup']:.2g}-{r['max_speedup']:.2g})"
+                 if np.isfinite(r["median_speedup"]) else "-")
+        lines.append(f"| {r['shallowml']} | {r['reference']} | {r['both_finished']} | {r['lower_error']} | "
+                     f"{r['same_error']} | {r['higher_error']} | {r['only_shallowml_finished']} | "
+                     f"{r['only_reference_finished']} | {speed} |")
+    return lines
 
 
 def error_table(summary, info):
@@ -979,6 +1029,7 @@ def main(argv=None):
     write_csv(out / "runs.csv", runs)
     write_csv(out / "error_table.csv", error_table(summary, info))
     write_csv(out / "retrieval_table.csv", scores_table(summary, info))
+    write_csv(out / "versus_table.csv", versus_table(summary))
     few = info.get("few_shot")
     if few:
         write_csv(out / "few_shot.csv", few)
@@ -1000,6 +1051,7 @@ def main(argv=None):
         write_csv(dest / "results.csv", merged)
         write_csv(dest / "error_table.csv", error_table(merged, merged_info))
         write_csv(dest / "retrieval_table.csv", scores_table(merged, merged_info))
+        write_csv(dest / "versus_table.csv", versus_table(merged))
         if few:
             old_few = read_few_shot(dest)
             merged_few = merge_results(old_few, few, key=("dataset", "method", "k_shot"))
@@ -1013,10 +1065,11 @@ def main(argv=None):
             plot_speedups(merged, _reference_pairs(_methods_of(merged)), dest / "speedup.png")
             if few:
                 plot_few_shot(merged_few, dest / "few_shot.png")
-        _log(f"merged {len(summary)} cells into {dest}/results.csv, error_table.csv, retrieval_table.csv"
+        _log(f"merged {len(summary)} cells into {dest}/results.csv, error_table.csv, retrieval_table.csv, "
+             "versus_table.csv"
              + (", few_shot.csv" if few else ""))
     print(md)
-    _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv, retrieval_table.csv"
+    _log(f"wrote {out}/results.md, results.csv, runs.csv, error_table.csv, retrieval_table.csv, versus_table.csv"
          + (", few_shot.csv, few_shot_runs.csv, few_shot_table.csv" if few else "")
          + ("" if args.no_plots else ", errors.png, map_at_r.png, speedup.png" + (", few_shot.png" if few else "")))
     return summary

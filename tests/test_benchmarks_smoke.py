@@ -193,6 +193,24 @@ def test_few_shot_split_holds_out_classes_with_enough_samples():
     assert suite.few_shot_split(np.repeat(np.arange(10), [30] * 4 + [5] * 6), 0, n_needed=20) is None
 
 
+def test_versus_table_counts_datasets_and_speedups():
+    def r(d, m, err, t, status="ok"):
+        return {"dataset": d, "method": m, "error_mean": err, "fit_time_mean": t, "status": status}
+
+    summary = [r("a", "LMNN", 0.100, 1.0), r("a", "ml-LMNN", 0.120, 10.0),   # lower error, 10x
+               r("b", "LMNN", 0.200, 2.0), r("b", "ml-LMNN", 0.203, 4.0),    # same (within 0.005), 2x
+               r("c", "LMNN", 0.300, 1.0), r("c", "ml-LMNN", 0.250, 40.0),   # higher, 40x
+               r("d", "LMNN", 0.300, 1.0), r("d", "ml-LMNN", float("nan"), float("nan"), "failed: X"),
+               r("e", "LMNN", 0.3, 200.0, "time limit: 1/5 splits"), r("e", "ml-LMNN", 0.3, 1.0),
+               r("a", "LDA", 0.1, 0.1)]  # no reference: no row
+    (row,) = suite.versus_table(summary)
+    assert (row["shallowml"], row["reference"], row["both_finished"]) == ("LMNN", "ml-LMNN", 3)
+    assert (row["lower_error"], row["same_error"], row["higher_error"]) == (1, 1, 1)
+    assert (row["only_shallowml_finished"], row["only_reference_finished"]) == (1, 1)
+    assert (row["median_speedup"], row["min_speedup"], row["max_speedup"]) == (10.0, 2.0, 40.0)
+    assert "| LMNN | ml-LMNN | 3 | 1 | 1 | 1 | 1 | 1 | 10x (2-40) |" in suite._versus_markdown(summary)
+
+
 def test_old_results_without_retrieval_columns_are_read_and_merged(tmp_path):
     # the committed full run predates the retrieval columns (only columns re-measured
     # since, merged into it, have them); an old-format file is read and merged too
