@@ -195,7 +195,8 @@ def test_few_shot_split_holds_out_classes_with_enough_samples():
 
 def test_versus_table_counts_datasets_and_speedups():
     def r(d, m, err, t, status="ok"):
-        return {"dataset": d, "method": m, "error_mean": err, "fit_time_mean": t, "status": status}
+        return {"dataset": d, "method": m, "source": "metric-learn" if m.startswith("ml-") else "shallowml",
+                "error_mean": err, "fit_time_mean": t, "status": status}
 
     summary = [r("a", "LMNN", 0.100, 1.0), r("a", "ml-LMNN", 0.120, 10.0),   # lower error, 10x
                r("b", "LMNN", 0.200, 2.0), r("b", "ml-LMNN", 0.203, 4.0),    # same (within 0.005), 2x
@@ -209,6 +210,17 @@ def test_versus_table_counts_datasets_and_speedups():
     assert (row["only_shallowml_finished"], row["only_reference_finished"]) == (1, 1)
     assert (row["median_speedup"], row["min_speedup"], row["max_speedup"]) == (10.0, 2.0, 40.0)
     assert "| LMNN | ml-LMNN | 3 | 1 | 1 | 1 | 1 | 1 | 10x (2-40) |" in suite._versus_markdown(summary)
+
+
+def test_beats_euclidean_counts_datasets_where_the_best_shallowml_column_wins():
+    def r(d, m, source, err):
+        return {"dataset": d, "method": m, "source": source, "error_mean": err}
+
+    summary = [r("a", "Euclidean", "baseline", 0.2), r("a", "LDA", "shallowml", 0.3), r("a", "NCA", "shallowml", 0.1),
+               r("b", "Euclidean", "baseline", 0.2), r("b", "LDA", "shallowml", 0.2),  # a tie is not lower
+               r("b", "ml-LMNN", "metric-learn", 0.1),  # a reference's win does not count
+               r("c", "Euclidean", "baseline", 0.2), r("c", "NCA", "shallowml", float("nan"))]  # no result
+    assert suite.beats_euclidean(summary) == (1, 2)
 
 
 def test_old_results_without_retrieval_columns_are_read_and_merged(tmp_path):
