@@ -789,6 +789,11 @@ def beats_euclidean(summary):
     return better, total
 
 
+def _ratio(x):
+    """A speed-up for a table: two significant digits below 10, whole numbers above."""
+    return f"{x:.2g}" if x < 10 else f"{x:.0f}"
+
+
 def _versus_markdown(summary):
     rows = versus_table(summary)
     if not rows:
@@ -801,7 +806,7 @@ def _versus_markdown(summary):
              "| shallowml | reference | both finished | lower error | same | higher | only shallowml finished | "
              "only the reference finished | median speed-up (range) |", "|---" * 9 + "|"]
     for r in rows:
-        speed = (f"{r['median_speedup']:.2g}x ({r['min_speedup']:.2g}-{r['max_speedup']:.2g})"
+        speed = (f"{_ratio(r['median_speedup'])}x ({_ratio(r['min_speedup'])}-{_ratio(r['max_speedup'])})"
                  if np.isfinite(r["median_speedup"]) else "-")
         lines.append(f"| {r['shallowml']} | {r['reference']} | {r['both_finished']} | {r['lower_error']} | "
                      f"{r['same_error']} | {r['higher_error']} | {r['only_shallowml_finished']} | "
