@@ -213,9 +213,9 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
     """Run every missing cell as a task on ``client``'s cluster.
 
     Each dataset's splits are built on the cluster once, by a task holding
-    its raw arrays (:class:`Dataset`), and recomputed if the worker holding them
-    dies; every cell is one task (retried once if it fails for a reason other than the method itself,
-    e.g. its worker dying). The columns (dataset, method) run side by side, and
+    its raw arrays (:class:`Dataset`), and recomputed if the worker holding
+    them dies; every cell is one task (retried once if it fails for a reason
+    other than the method itself, e.g. its worker dying). The columns (dataset, method) run side by side, and
     within a column split ``i + 1`` is submitted when split ``i`` has finished
     within ``time_limit``: the cluster computes the same cells as
     :func:`run_serial`, no split after the one that ended a column. A dataset's
@@ -226,8 +226,7 @@ def run_on_dask(datasets, methods, log, client, *, max_train, time_limit, evalua
     """
     import distributed
 
-    # task keys name the cell and this run: a key reused by a later run on the same client
-    # while the scheduler still forgets the earlier task cancels the new one ("already forgotten")
+    # task keys name the cell and this run, so that successive runs on one client never share a key
     run_id = uuid.uuid4().hex[:8]
     data, n_splits, columns = {}, {}, []
     order = {d.name: k for k, d in enumerate(datasets)}

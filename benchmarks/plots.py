@@ -85,6 +85,8 @@ def plot_speedups(summary, pairs, path):
     the metric on the same number of samples (steady state: kernels loaded,
     same run). Right of the line at 1, shallowml is faster.
     """
+    from .suite import speedup
+
     plt = _pyplot()
     cell = {(r["dataset"], r["method"]): r for r in summary}
     datasets = list(dict.fromkeys(r["dataset"] for r in summary))
@@ -95,12 +97,9 @@ def plot_speedups(summary, pairs, path):
     for k, (ref, ours) in enumerate(pairs):
         xs, ys = [], []
         for y, d in zip(ypos, datasets):
-            a, b = cell.get((d, ref)), cell.get((d, ours))
-            if a is None or b is None or a["n_fit"] != b["n_fit"]:
-                continue
-            ta, tb = a["fit_time_mean"], b["fit_time_mean"]
-            if np.isfinite(ta) and np.isfinite(tb) and ta > 0 and tb > 0:
-                xs.append(ta / tb)
+            ratio = speedup(cell.get((d, ref)), cell.get((d, ours)))
+            if ratio > 0:  # NaN (no like-for-like figure) and 0 have no place on the log axis
+                xs.append(ratio)
                 ys.append(y + (k - (len(pairs) - 1) / 2) * 0.12)
         if xs:
             ax.plot(xs, ys, markers[k % len(markers)], ms=5, label=f"{ours} vs {ref}")

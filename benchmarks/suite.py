@@ -368,13 +368,15 @@ def iter_splits(name, X, y, X_test, y_test, seeds):
             yield f"seed{seed}", Xtr, ytr, Xte, yte
 
 
+def _standardised(label, X_train, y_train, X_test, y_test):
+    """A split with both parts standardised on its training part."""
+    sc = StandardScaler().fit(X_train)
+    return label, sc.transform(X_train), y_train, sc.transform(X_test), y_test
+
+
 def scaled_splits(name, X, y, X_test, y_test, seeds):
     """The splits of :func:`iter_splits`, each standardised on its training part."""
-    out = []
-    for label, Xtr, ytr, Xts, yts in iter_splits(name, X, y, X_test, y_test, seeds):
-        sc = StandardScaler().fit(Xtr)
-        out.append((label, sc.transform(Xtr), ytr, sc.transform(Xts), yts))
-    return out
+    return [_standardised(*split) for split in iter_splits(name, X, y, X_test, y_test, seeds)]
 
 
 def subsample(X, y, cap, seed):
@@ -447,11 +449,8 @@ def few_shot_splits(name, X, y, X_test, y_test, seeds):
     if index[0] is None:
         _log(f"few-shot {name}: fewer than {FEW_SHOT_WAY} classes with {n_needed} samples to hold out; skipped")
         return None
-    splits = []
-    for seed, (train, test) in enumerate(index):
-        sc = StandardScaler().fit(X[train])
-        splits.append((f"classes{seed}", sc.transform(X[train]), y[train], sc.transform(X[test]), y[test]))
-    return splits
+    return [_standardised(f"classes{seed}", X[train], y[train], X[test], y[test])
+            for seed, (train, test) in enumerate(index)]
 
 
 def few_shot_datasets(loaded, seeds):
@@ -703,9 +702,8 @@ def format_markdown(summary, info, *, warmup=None, settings=None):
         for d in datasets:
             vals = []
             for ref, ours in pairs:
-                a, b = cell.get((d, ref)), cell.get((d, ours))
-                ok = a and b and np.isfinite(a["fit_time_mean"]) and np.isfinite(b["fit_time_mean"]) and b["fit_time_mean"] > 0
-                vals.append(f"{a['fit_time_mean'] / b['fit_time_mean']:.1f}x" if ok and a["n_fit"] == b["n_fit"] else "-")
+                ratio = speedup(cell.get((d, ref)), cell.get((d, ours)))
+                vals.append(f"{ratio:.1f}x" if np.isfinite(ratio) else "-")
             lines.append(f"| {d} | " + " | ".join(vals) + " |")
     lines += _versus_markdown(summary)
     notes = [
@@ -743,13 +741,23 @@ def _reference_pairs(methods):
     return pairs
 
 
+def speedup(ref_row, ours_row):
+    """Fit-time ratio reference / shallowml of two summary rows of a dataset, or NaN where it is
+    not a like-for-like figure: a row missing, a fit time not finite or shallowml's zero, or the two
+    learning on different numbers of samples."""
+    if ref_row is None or ours_row is None or ref_row["n_fit"] != ours_row["n_fit"]:
+        return np.nan
+    ta, tb = ref_row["fit_time_mean"], ours_row["fit_time_mean"]
+    return ta / tb if np.isfinite(ta) and np.isfinite(tb) and tb > 0 else np.nan
+
+
 def versus_table(summary, same=SAME_ERROR):
     """Rows comparing each shallowml learner with its reference implementation over the datasets.
 
     A column "finished" a dataset when it ran every split (status 'ok'). On the
     datasets both finished: how often shallowml's mean error is lower, the
     same (within ``same``) or higher, and the median and range of the
-    fit-time ratio reference / shallowml (same cells, same run). Then the
+    fit-time ratio reference / shallowml (:func:`speedup`: same cells, same run). Then the
     datasets only shallowml finished, and only the reference.
     """
     cell = {(r["dataset"], r["method"]): r for r in summary}
@@ -759,8 +767,7 @@ def versus_table(summary, same=SAME_ERROR):
         done = {m: {d for d in datasets if (d, m) in cell and cell[(d, m)]["status"] == "ok"} for m in (ours, ref)}
         both = [d for d in datasets if d in done[ours] and d in done[ref]]
         diff = np.array([cell[(d, ours)]["error_mean"] - cell[(d, ref)]["error_mean"] for d in both])
-        ratio = [cell[(d, ref)]["fit_time_mean"] / cell[(d, ours)]["fit_time_mean"] for d in both
-                 if cell[(d, ours)]["fit_time_mean"] > 0]
+        ratio = [r for d in both if np.isfinite(r := speedup(cell[(d, ref)], cell[(d, ours)]))]
         rows.append({
             "shallowml": ours, "reference": ref, "both_finished": len(both),
             "lower_error": int((diff < -same).sum()), "same_error": int((np.abs(diff) <= same).sum()),

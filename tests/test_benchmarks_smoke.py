@@ -196,7 +196,7 @@ def test_few_shot_split_holds_out_classes_with_enough_samples():
 def test_versus_table_counts_datasets_and_speedups():
     def r(d, m, err, t, status="ok"):
         return {"dataset": d, "method": m, "source": "metric-learn" if m.startswith("ml-") else "shallowml",
-                "error_mean": err, "fit_time_mean": t, "status": status}
+                "error_mean": err, "fit_time_mean": t, "n_fit": 100, "status": status}
 
     summary = [r("a", "LMNN", 0.100, 1.0), r("a", "ml-LMNN", 0.120, 10.0),   # lower error, 10x
                r("b", "LMNN", 0.200, 2.0), r("b", "ml-LMNN", 0.203, 4.0),    # same (within 0.005), 2x
@@ -210,6 +210,17 @@ def test_versus_table_counts_datasets_and_speedups():
     assert (row["only_shallowml_finished"], row["only_reference_finished"]) == (1, 1)
     assert (row["median_speedup"], row["min_speedup"], row["max_speedup"]) == (10.0, 2.0, 40.0)
     assert "| LMNN | ml-LMNN | 3 | 1 | 1 | 1 | 1 | 1 | 10x (2-40) |" in suite._versus_markdown(summary)
+
+
+def test_speedup_is_only_a_like_for_like_ratio():
+    def r(t, n_fit=100):
+        return {"fit_time_mean": t, "n_fit": n_fit}
+
+    assert suite.speedup(r(10.0), r(2.0)) == 5.0
+    assert np.isnan(suite.speedup(r(10.0), r(2.0, n_fit=50)))  # learned on different samples
+    assert np.isnan(suite.speedup(r(10.0), r(0.0)))
+    assert np.isnan(suite.speedup(r(float("nan")), r(2.0)))
+    assert np.isnan(suite.speedup(None, r(2.0)))
 
 
 def test_beats_euclidean_counts_datasets_where_the_best_shallowml_column_wins():
