@@ -156,10 +156,12 @@ def run_lowrank(time_limit=600.0, warm_repeats=1):
 
 
 def _fresh_row(library, name, params, repeats, limit, X, y, X_te, y_te):
+    load_before = load_average()
     t0 = time.perf_counter()
     res = fit_in_fresh_process(library, name, params, X, y, warm_repeats=repeats,
                                timeout=limit if limit is not None else 3600)
-    row = {"library": library, "estimator": name, "params": params, "load_before": load_average()}
+    row = {"library": library, "estimator": name, "params": params, "load_before": load_before,
+           "load_after": load_average()}
     if res is None:
         row["note"] = f"{library} unavailable"
     elif "timeout" in res:
