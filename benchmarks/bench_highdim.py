@@ -224,7 +224,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["images", "lowrank"], default="images")
     parser.add_argument("--time-limit", type=float, default=None,
-                        help="seconds allowed to each reference fit (and --classic); default 300 (images), 600 (lowrank)")
+                        help="seconds allowed to each reference fit (and --classic); "
+                             "default 300 (images), 600 (lowrank)")
     parser.add_argument("--classic", action="store_true", help="also fit LMNN(pca_components=None)")
     parser.add_argument("--warm-repeats", type=int, default=1)
     parser.add_argument("--data", default=None, help="UCI folder (default $SHALLOWML_DATA or ../shared/uci)")
